@@ -1,0 +1,74 @@
+import { FettleError } from '../errors.js';
+import type { BuiltItem } from './items.js';
+
+/** Dependencies of every item of one host, resolved to item ids. */
+export interface ItemGraph {
+  /** id → ids it needs. */
+  readonly needs: ReadonlyMap<string, ReadonlySet<string>>;
+  /** id → ids it triggers when it changed. */
+  readonly triggers: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Ids in an order that respects every dependency. */
+  readonly order: readonly string[];
+}
+
+function expand(reference: string, items: ReadonlyMap<string, BuiltItem>, from: BuiltItem, attribute: string): string[] {
+  // `type:` (nothing after the colon) means every item of that type.
+  if (reference.endsWith(':')) {
+    const typeName = reference.slice(0, -1);
+    return [...items.values()].filter((item) => item.typeName === typeName && item.id !== from.id).map((item) => item.id);
+  }
+  if (!items.has(reference)) {
+    throw new FettleError('E_DEPENDENCY', `${attribute} names '${reference}', which is not an item of this host`, {
+      where: `item ${from.id} (role ${from.role})`,
+    });
+  }
+  return [reference];
+}
+
+/** Build the dependency graph: explicit, reverse, trigger and implicit edges; reject cycles. */
+export function buildGraph(list: readonly BuiltItem[], hostName: string): ItemGraph {
+  const items = new Map(list.map((item) => [item.id, item]));
+  const needs = new Map<string, Set<string>>(list.map((item) => [item.id, new Set<string>()]));
+  const triggers = new Map<string, Set<string>>(list.map((item) => [item.id, new Set<string>()]));
+  const addEdge = (from: string, to: string): void => {
+    if (from !== to) needs.get(from)?.add(to);
+  };
+  for (const item of list) {
+    for (const ref of item.common.needs ?? []) for (const id of expand(ref, items, item, 'needs')) addEdge(item.id, id);
+    for (const ref of item.common.needed_by ?? []) for (const id of expand(ref, items, item, 'needed_by')) addEdge(id, item.id);
+    for (const ref of item.common.triggers ?? []) {
+      for (const id of expand(ref, items, item, 'triggers')) {
+        addEdge(id, item.id);
+        triggers.get(item.id)?.add(id);
+      }
+    }
+    const implicit = item.type.implicitNeeds?.({ id: item.id, name: item.name, attrs: item.attrs }) ?? [];
+    for (const id of implicit) if (items.has(id)) addEdge(item.id, id);
+  }
+  return { needs, triggers, order: topologicalOrder(needs, hostName) };
+}
+
+function topologicalOrder(needs: ReadonlyMap<string, ReadonlySet<string>>, hostName: string): string[] {
+  const order: string[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (id: string): void => {
+    const current = state.get(id);
+    if (current === 'done') return;
+    if (current === 'visiting') {
+      const cycle = [...stack.slice(stack.indexOf(id)), id];
+      throw new FettleError('E_DEPENDENCY', `dependency cycle: ${cycle.join(' -> ')}`, {
+        where: `host ${hostName}`,
+        hint: 'remove one of these needs/needed_by/triggers',
+      });
+    }
+    state.set(id, 'visiting');
+    stack.push(id);
+    for (const dep of [...(needs.get(id) ?? [])].sort()) visit(dep);
+    stack.pop();
+    state.set(id, 'done');
+    order.push(id);
+  };
+  for (const id of needs.keys()) visit(id);
+  return order;
+}

@@ -1,0 +1,72 @@
+import type { DiffLine } from '../protocols/item.js';
+
+export type RunMode = 'plan' | 'verify' | 'apply';
+
+/**
+ * ok: in its desired state. changed: fixed (apply) or would change (plan/verify).
+ * failed: an error. skipped: not attempted (a dependency failed, `skip`, not triggered, declined).
+ */
+export type ItemStatus = 'ok' | 'changed' | 'failed' | 'skipped';
+
+export interface ItemResult {
+  readonly id: string;
+  readonly status: ItemStatus;
+  /** What differs (private keys never appear; secrets redacted). */
+  readonly diff?: readonly DiffLine[] | undefined;
+  /** Extra text, such as a unified diff of a file's content. */
+  readonly detail?: string | undefined;
+  /** created / changed / deleted, for changed items. */
+  readonly action?: 'create' | 'change' | 'delete' | undefined;
+  readonly error?: string | undefined;
+  /** Why it was skipped. */
+  readonly reason?: string | undefined;
+  readonly ms: number;
+}
+
+export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable';
+
+export interface HostResult {
+  readonly host: string;
+  readonly status: HostStatus;
+  readonly items: readonly ItemResult[];
+  readonly error?: string | undefined;
+  /** The host is readonly: nothing was changed. */
+  readonly readonly?: boolean | undefined;
+  readonly ms: number;
+  /** Remote commands sent and files moved, to make round trips visible. */
+  readonly roundTrips: { readonly execs: number; readonly fileWrites: number; readonly fileReads: number };
+}
+
+export interface Summary {
+  changed: number;
+  ok: number;
+  failed: number;
+  skipped: number;
+  unreachable: number;
+  hosts: number;
+}
+
+export interface RunResult {
+  readonly mode: RunMode;
+  readonly summary: Summary;
+  readonly hosts: readonly HostResult[];
+  readonly ms: number;
+}
+
+/** Progress events: every state change of a run. */
+export type EngineEvent =
+  | { readonly type: 'host-start'; readonly host: string }
+  | { readonly type: 'host-connected'; readonly host: string; readonly ms: number }
+  | { readonly type: 'host-phase'; readonly host: string; readonly phase: 'gather' | 'fix' | 'confirm' }
+  | { readonly type: 'item-start'; readonly host: string; readonly id: string }
+  | { readonly type: 'item-done'; readonly host: string; readonly result: ItemResult }
+  | { readonly type: 'host-done'; readonly host: string; readonly result: HostResult };
+
+export function summarize(hosts: readonly HostResult[]): Summary {
+  const summary: Summary = { changed: 0, ok: 0, failed: 0, skipped: 0, unreachable: 0, hosts: hosts.length };
+  for (const host of hosts) {
+    if (host.status === 'unreachable') summary.unreachable++;
+    for (const item of host.items) summary[item.status]++;
+  }
+  return summary;
+}

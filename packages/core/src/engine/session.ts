@@ -1,0 +1,204 @@
+import path from 'node:path';
+import type { Fact, FactEnv } from '../protocols/fact.js';
+import type { Host } from '../protocols/host.js';
+import type { ItemContext, RunResult } from '../protocols/item.js';
+import type { ExecOptions, ExecResult, FileOwnership, Transport } from '../protocols/transport.js';
+import { FettleError } from '../errors.js';
+import { buildBatchScript, parseBatchOutput, type BatchOp } from './batch.js';
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+interface FactAsk {
+  readonly fact: Fact<unknown, unknown>;
+  readonly queries: Map<string, { query: unknown; waiters: Waiter<unknown>[] }>;
+}
+
+interface RunAsk {
+  readonly op: BatchOp;
+  readonly waiter: Waiter<ExecResult>;
+}
+
+/** Round trips this session made, for budgets and reports. */
+export interface SessionStats {
+  /** Remote commands sent (one per batch). */
+  execs: number;
+  /** Fact queries and commands carried by those batches. */
+  ops: number;
+  fileWrites: number;
+  fileReads: number;
+}
+
+/**
+ * One host's connection as item code sees it. Fact asks and commands made in one
+ * tick are coalesced (the way a DataLoader coalesces loads) and sent as one remote
+ * script, so gathering the state of N items costs one round trip.
+ */
+export class HostSession {
+  readonly host: Host;
+  readonly transport: Transport;
+  readonly stats: SessionStats = { execs: 0, ops: 0, fileWrites: 0, fileReads: 0 };
+  readonly context: ItemContext;
+  readonly #env: FactEnv;
+  #facts = new Map<string, FactAsk>();
+  #runs: RunAsk[] = [];
+  #scheduled = false;
+
+  constructor(host: Host, transport: Transport, siteDir: string) {
+    this.host = host;
+    this.transport = transport;
+    const root = transport.root;
+    const mapPath = (itemPath: string): string => (root === '/' || root === '' ? itemPath : path.posix.join(root, itemPath));
+    this.#env = { root, path: mapPath };
+    const session = this;
+    this.context = {
+      host,
+      root,
+      siteDir,
+      path: mapPath,
+      fact: <Q, R>(fact: Fact<Q, R>, query: Q) => session.fact(fact, query),
+      run: (command, options) => session.run(command, options),
+      async runChecked(command, options) {
+        const result = await session.run(command, options);
+        if (result.code !== 0) {
+          throw new FettleError('E_COMMAND', `command failed with exit code ${String(result.code)}: ${result.stderr.trim() || result.stdout.trim() || '(no output)'}`, {
+            where: `host ${host.name}`,
+          });
+        }
+        return result;
+      },
+      async readFile(itemPath) {
+        session.stats.fileReads++;
+        return transport.readFile(mapPath(itemPath));
+      },
+      async writeFile(itemPath, data, ownership?: FileOwnership) {
+        session.stats.fileWrites++;
+        await transport.writeFile(mapPath(itemPath), data, ownership);
+      },
+    };
+  }
+
+  fact<Q, R>(fact: Fact<Q, R>, query: Q): Promise<R> {
+    const key = fact.key ? fact.key(query) : JSON.stringify(query);
+    let ask = this.#facts.get(fact.name);
+    if (!ask) {
+      ask = { fact: fact as Fact<unknown, unknown>, queries: new Map() };
+      this.#facts.set(fact.name, ask);
+    }
+    let entry = ask.queries.get(key);
+    if (!entry) {
+      entry = { query, waiters: [] };
+      ask.queries.set(key, entry);
+    }
+    const waiters = entry.waiters;
+    const promise = new Promise<R>((resolve, reject) => {
+      waiters.push({ resolve: resolve as (value: unknown) => void, reject });
+    });
+    this.#schedule();
+    return promise;
+  }
+
+  async run(command: string, options: ExecOptions = {}): Promise<RunResult> {
+    const stdin = options.stdin === undefined ? undefined : Buffer.from(options.stdin);
+    const result = await new Promise<ExecResult>((resolve, reject) => {
+      this.#runs.push({ op: { command, stdin }, waiter: { resolve, reject } });
+      this.#schedule();
+    });
+    return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // setImmediate runs after every pending promise continuation, so all asks made
+    // by items started together land in one batch.
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const facts = [...this.#facts.values()];
+    const runs = this.#runs;
+    this.#facts = new Map();
+    this.#runs = [];
+    const ops: BatchOp[] = [];
+    const settle: ((result: ExecResult | Error) => void)[] = [];
+    for (const ask of facts) {
+      const entries = [...ask.queries.values()];
+      const queries = entries.map((entry) => entry.query);
+      let command: string;
+      try {
+        command = ask.fact.command(queries, this.#env);
+      } catch (error) {
+        for (const entry of entries) for (const waiter of entry.waiters) waiter.reject(error);
+        continue;
+      }
+      ops.push({ command });
+      settle.push((result) => this.#settleFact(ask.fact, entries, queries, result));
+    }
+    for (const ask of runs) {
+      ops.push(ask.op);
+      settle.push((result) => (result instanceof Error ? ask.waiter.reject(result) : ask.waiter.resolve(result)));
+    }
+    if (ops.length === 0) return;
+    this.stats.ops += ops.length;
+    const results = await this.#execBatch(ops);
+    results.forEach((result, index) => settle[index]?.(result));
+  }
+
+  async #execBatch(ops: readonly BatchOp[]): Promise<(ExecResult | Error)[]> {
+    this.stats.execs++;
+    try {
+      if (ops.length === 1) {
+        const op = ops[0] as BatchOp;
+        return [await this.transport.exec(op.command, { stdin: op.stdin })];
+      }
+      const raw = await this.transport.exec('sh -s', { stdin: buildBatchScript(ops) });
+      const results = parseBatchOutput(raw.stdout, ops.length);
+      return ops.map((_op, index) => {
+        const result = results[index];
+        if (result) return result;
+        const detail = raw.stderr.toString('utf8').trim();
+        return new FettleError('E_COMMAND', `remote batch ended early (exit ${String(raw.code)})${detail ? `: ${detail}` : ''}`, {
+          where: `host ${this.host.name}`,
+        });
+      });
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      return ops.map(() => failure);
+    }
+  }
+
+  #settleFact(
+    fact: Fact<unknown, unknown>,
+    entries: { query: unknown; waiters: Waiter<unknown>[] }[],
+    queries: unknown[],
+    result: ExecResult | Error,
+  ): void {
+    const rejectAll = (error: unknown): void => {
+      for (const entry of entries) for (const waiter of entry.waiters) waiter.reject(error);
+    };
+    if (result instanceof Error) return rejectAll(result);
+    const okCodes = fact.okCodes ?? [0];
+    if (result.code === null || !okCodes.includes(result.code)) {
+      return rejectAll(
+        new FettleError('E_COMMAND', `fact ${fact.name} failed (exit ${String(result.code)}): ${result.stderr.toString('utf8').trim() || '(no output)'}`, {
+          where: `host ${this.host.name}`,
+        }),
+      );
+    }
+    let parsed: unknown[];
+    try {
+      parsed = fact.parse(result.stdout.toString('utf8'), queries, this.#env);
+    } catch (error) {
+      return rejectAll(error);
+    }
+    entries.forEach((entry, index) => {
+      for (const waiter of entry.waiters) waiter.resolve(parsed[index]);
+    });
+  }
+}

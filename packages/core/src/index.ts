@@ -1,0 +1,53 @@
+export type { Host, HostStore } from './protocols/host.js';
+export type { SecretStore, SecretReaders, SecretRef } from './protocols/secrets.js';
+export { secret, isSecretRef } from './protocols/secrets.js';
+export type {
+  Transport,
+  TransportDefinition,
+  ExecResult,
+  ExecOptions,
+  FileOwnership,
+  RemoteStat,
+  ConnectContext,
+} from './protocols/transport.js';
+export { defineTransport, UnreachableError, isUnreachableError } from './protocols/transport.js';
+export type { Fact, FactEnv } from './protocols/fact.js';
+export { defineFact, shellQuote } from './protocols/fact.js';
+export type {
+  Scalar,
+  StateValue,
+  StateDict,
+  Change,
+  ItemInstance,
+  ItemContext,
+  RunResult as CommandResult,
+  DiffLine,
+  ItemTypeDefinition,
+  AnyItemType,
+  CommonAttributes,
+  ItemMap,
+} from './protocols/item.js';
+export { defineItemType } from './protocols/item.js';
+export type { Task, TaskContext } from './protocols/task.js';
+export { SkipTask } from './protocols/task.js';
+export type { Plugin, CommandDefinition, CommandContext, CommandOption, StoreDefinition, LoadedSiteView } from './protocols/plugin.js';
+export { definePlugin } from './protocols/plugin.js';
+export type { SiteConfig, Role, RoleContext, RoleOutput } from './protocols/site.js';
+export { defineSite, defineRole } from './protocols/site.js';
+
+export { FettleError, isFettleError, formatError, type ErrorCode, type ErrorDetails } from './errors.js';
+export { parseOrThrow, describeIssues } from './schema.js';
+export { MemoryHostStore, type MemoryInventory } from './memory-host-store.js';
+export { Registry } from './registry.js';
+export { selectHosts } from './selector.js';
+export { Redactor } from './redact.js';
+export { mapPool } from './pool.js';
+export { validateStateDict, diffStateDicts, hashStateDict, publicState, diffLines, displayValue } from './statedict.js';
+export { buildBatchScript, parseBatchOutput, type BatchOp } from './engine/batch.js';
+export { HostSession, type SessionStats } from './engine/session.js';
+export { buildHostItems, type BuiltHost, type BuiltItem } from './engine/items.js';
+export { buildGraph, type ItemGraph } from './engine/graph.js';
+export { runSite, prepareHosts, type SiteRunOptions, type PreparedHost } from './engine/engine.js';
+export type { RunMode, ItemStatus, ItemResult, HostStatus, HostResult, Summary, RunResult, EngineEvent } from './engine/results.js';
+export { summarize } from './engine/results.js';
+export { z } from 'zod';

@@ -1,0 +1,89 @@
+import type { z } from 'zod';
+import type { Host } from './host.js';
+
+/** The raw result of one remote command. Bytes, so batch framing stays exact. */
+export interface ExecResult {
+  /** Exit code, or null when the process died of a signal. */
+  readonly code: number | null;
+  readonly signal?: string | undefined;
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+}
+
+export interface ExecOptions {
+  readonly stdin?: string | Uint8Array | undefined;
+  readonly timeoutMs?: number | undefined;
+}
+
+export interface FileOwnership {
+  /** Octal mode such as `0644`. */
+  readonly mode?: string | undefined;
+  readonly owner?: string | undefined;
+  readonly group?: string | undefined;
+}
+
+export interface RemoteStat {
+  readonly type: 'file' | 'directory' | 'symlink' | 'other';
+  readonly size: number;
+  /** Octal mode such as `0644`. */
+  readonly mode: string;
+}
+
+/**
+ * How commands and files reach a host. Paths given to a transport are real paths
+ * on the host; the engine has already put `root` in front of item paths.
+ */
+export interface Transport {
+  /** Prefix for every item path (`/` normally; a sandbox folder in tests and demos). */
+  readonly root: string;
+  /** Run a shell command (through `sh -c` or the login shell) with optional stdin. */
+  exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  /** Read a file; null when it does not exist. */
+  readFile(path: string): Promise<Buffer | null>;
+  /** Write atomically: temp file in the same folder, fsync, mode and owner set, rename. */
+  writeFile(path: string, data: string | Uint8Array, ownership?: FileOwnership): Promise<void>;
+  stat(path: string): Promise<RemoteStat | null>;
+  close(): Promise<void>;
+}
+
+/** Context a transport gets when it connects. */
+export interface ConnectContext {
+  /** Folder of the site, for resolving relative paths in options. */
+  readonly siteDir: string;
+  /** Abort the connection attempt (Ctrl-C, or the run's deadline). */
+  readonly signal?: AbortSignal | undefined;
+  /** Report a warning (for example `host key checking is off`). */
+  warn(message: string): void;
+  /** Ask the user for a secret value on a TTY (a passphrase, a sudo password). Null when not interactive. */
+  prompt?: ((question: string) => Promise<string | null>) | undefined;
+}
+
+/** A transport as a plugin provides it. */
+export interface TransportDefinition<S extends z.ZodType = z.ZodType> {
+  readonly name: string;
+  readonly description: string;
+  /** Schema of `host.transportOptions`. */
+  readonly options: S;
+  connect(host: Host, options: z.output<S>, context: ConnectContext): Promise<Transport>;
+}
+
+export function defineTransport<S extends z.ZodType>(definition: TransportDefinition<S>): TransportDefinition<S> {
+  return definition;
+}
+
+/**
+ * Thrown by a transport when the host cannot be reached at all (refused, timeout,
+ * host key refused, authentication failed): reported as "unreachable", exit code 2.
+ */
+export class UnreachableError extends Error {
+  readonly reason: 'refused' | 'timeout' | 'host-key' | 'auth' | 'dns' | 'lost' | 'other';
+  constructor(reason: UnreachableError['reason'], message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnreachableError';
+    this.reason = reason;
+  }
+}
+
+export function isUnreachableError(error: unknown): error is UnreachableError {
+  return error instanceof Error && error.name === 'UnreachableError';
+}
