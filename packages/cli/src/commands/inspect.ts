@@ -1,0 +1,84 @@
+import { buildGraph, buildHostItems, type Host } from '@fettle/core';
+import pc from 'picocolors';
+import { FettleError } from '@fettle/core';
+import type { Output } from '../output.js';
+import type { LoadedSite } from '../site.js';
+
+/** `fettle hosts [SELECTOR]` */
+export async function hostsCommand(site: LoadedSite, out: Output, selector: string | undefined): Promise<number> {
+  const hosts = await site.select(selector);
+  if (out.json) {
+    out.document({ hosts });
+    return 0;
+  }
+  const width = Math.max(4, ...hosts.map((host) => host.name.length));
+  out.line(pc.dim(`${'host'.padEnd(width)}  transport  address            groups / roles`));
+  for (const host of hosts) {
+    const address = host.transport === 'local' ? '-' : `${host.user ? `${host.user}@` : ''}${host.address ?? host.name}${host.port ? `:${host.port}` : ''}`;
+    out.line(
+      `${host.name.padEnd(width)}  ${host.transport.padEnd(9)}  ${address.padEnd(17)}  ${host.groups.join(',') || '-'} / ${host.roles.join(',') || '-'}${host.readonly ? pc.dim('  (readonly)') : ''}`,
+    );
+  }
+  return 0;
+}
+
+async function findHost(site: LoadedSite, name: string): Promise<Host> {
+  const host = (await site.listHosts()).find((candidate) => candidate.name === name);
+  if (!host) {
+    throw new FettleError('E_SELECTOR', `no host named '${name}'`, {
+      where: site.configPath,
+      expected: `one of ${(await site.listHosts()).map((h) => h.name).join(', ')}`,
+    });
+  }
+  return host;
+}
+
+/** `fettle items HOST`: the items a host gets, with their attributes and dependencies. */
+export async function itemsCommand(site: LoadedSite, out: Output, hostName: string): Promise<number> {
+  const host = await findHost(site, hostName);
+  const built = await buildHostItems(host, site.config, site.registry, out.redactor);
+  const graph = buildGraph(built.items, host.name);
+  const items = graph.order.map((id) => {
+    const item = built.items.find((candidate) => candidate.id === id);
+    return {
+      id,
+      type: item?.typeName,
+      role: item?.role,
+      needs: [...(graph.needs.get(id) ?? [])].sort(),
+      triggers: [...(graph.triggers.get(id) ?? [])].sort(),
+      attributes: item?.attrs,
+    };
+  });
+  if (out.json) {
+    out.document({ host: host.name, items, tasks: built.tasks.map(({ role, task }) => ({ id: task.id, role, description: task.description })) });
+    return 0;
+  }
+  for (const item of items) {
+    out.line(`${pc.bold(item.id)}  ${pc.dim(`(role ${item.role ?? '?'})`)}`);
+    if (item.needs.length > 0) out.line(`    needs     ${item.needs.join(', ')}`);
+    if (item.triggers.length > 0) out.line(`    triggers  ${item.triggers.join(', ')}`);
+    for (const [key, value] of Object.entries((item.attributes ?? {}) as Record<string, unknown>)) {
+      if (value === undefined) continue;
+      const shown = typeof value === 'string' ? (value.includes('\n') ? `${JSON.stringify(value.slice(0, 60))}${value.length > 60 ? '…' : ''}` : value) : JSON.stringify(value);
+      out.line(`    ${key.padEnd(9)} ${shown}`);
+    }
+  }
+  out.line(pc.dim(`${items.length} items on ${host.name}`));
+  return 0;
+}
+
+/** `fettle plugins`: what the site's plugins provide. */
+export function pluginsCommand(site: LoadedSite, out: Output): number {
+  const plugins = site.registry.describe();
+  if (out.json) {
+    out.document({ plugins });
+    return 0;
+  }
+  for (const plugin of plugins) {
+    out.line(`${pc.bold(plugin.name)}${plugin.version ? pc.dim(` ${plugin.version}`) : ''}`);
+    if (plugin.itemTypes.length > 0) out.line(`    item types  ${plugin.itemTypes.join(', ')}`);
+    if (plugin.transports.length > 0) out.line(`    transports  ${plugin.transports.join(', ')}`);
+    if (plugin.commands.length > 0) out.line(`    commands    ${plugin.commands.join(', ')}`);
+  }
+  return 0;
+}

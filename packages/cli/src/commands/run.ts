@@ -1,0 +1,62 @@
+import { createInterface } from 'node:readline/promises';
+import { runSite, type ItemResult, type RunMode, type RunResult } from '@fettle/core';
+import { EXIT } from '../exit-codes.js';
+import type { Output } from '../output.js';
+import { Progress, itemLines, summaryLines } from '../render.js';
+import type { LoadedSite } from '../site.js';
+
+export interface RunCommandOptions {
+  readonly selector: string | undefined;
+  readonly mode: RunMode;
+  readonly interactive?: boolean | undefined;
+  readonly concurrency?: number | undefined;
+  readonly verbose?: boolean | undefined;
+}
+
+/** Exit code of a finished run: unreachable hosts outrank failed items. */
+export function exitCodeOf(run: RunResult): number {
+  if (run.summary.unreachable > 0) return EXIT.unreachable;
+  if (run.summary.failed > 0 || run.hosts.some((host) => host.status === 'failed')) return EXIT.failed;
+  if (run.mode === 'verify' && run.summary.changed > 0) return EXIT.failed;
+  return EXIT.ok;
+}
+
+/** `fettle plan | apply | verify`. */
+export async function runCommand(site: LoadedSite, out: Output, options: RunCommandOptions): Promise<number> {
+  const hosts = await site.select(options.selector);
+  const progress = out.json ? undefined : new Progress(out.stdout, options.mode, options.verbose ?? false);
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  let confirm: ((host: string, result: ItemResult) => Promise<boolean>) | undefined;
+  if (options.interactive) {
+    const prompt = createInterface({ input: process.stdin, output: process.stdout });
+    confirm = async (host, result) => {
+      progress?.print(itemLines(host, result, 'plan'));
+      const answer = (await prompt.question(`apply ${result.id} on ${host}? [y/N] `)).trim().toLowerCase();
+      return answer === 'y' || answer === 'yes';
+    };
+  }
+  try {
+    const run = await runSite({
+      site: site.config,
+      siteDir: site.dir,
+      registry: site.registry,
+      hosts,
+      mode: options.mode,
+      // Questions must come one at a time.
+      concurrency: options.interactive ? 1 : options.concurrency,
+      redactor: out.redactor,
+      emit: progress ? (event) => progress.onEvent(event) : undefined,
+      confirm,
+      signal: abort.signal,
+      warn: (message) => out.error(`warning: ${message}`),
+    });
+    progress?.finish();
+    if (out.json) out.document(run);
+    else for (const line of summaryLines(run)) out.line(line);
+    return abort.signal.aborted ? EXIT.interrupted : exitCodeOf(run);
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+  }
+}

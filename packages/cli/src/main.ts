@@ -1,0 +1,161 @@
+import { Command, CommanderError, Option } from 'commander';
+import { formatError, isFettleError, type CommandDefinition } from '@fettle/core';
+import { EXIT, EXIT_HELP } from './exit-codes.js';
+import { Output } from './output.js';
+import { loadSite, type LoadedSite } from './site.js';
+import { runCommand } from './commands/run.js';
+import { hostsCommand, itemsCommand, pluginsCommand } from './commands/inspect.js';
+
+const BUILTIN = new Set(['plan', 'apply', 'verify', 'items', 'hosts', 'plugins', 'help']);
+
+interface GlobalOptions {
+  site: string;
+  json?: boolean;
+  debug?: boolean;
+}
+
+const SELECTOR_HELP = `
+Selectors:
+  node1            a host name (or, when no host has that name, a group name)
+  group:web        every host in group web
+  'web*'           a glob over host names
+  'group:web,!web3'  comma lists; !TERM excludes
+  (none)           every host`;
+
+/** The `fettle` program. Returns the exit code instead of exiting, for tests and embedding. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  let debug = argv.includes('--debug');
+  const program = new Command('fettle')
+    .description('fettle: converge hosts over SSH to what your site declares, and keep the fleet in good order')
+    .option('-s, --site <dir>', 'site folder (holds fettle.config.ts)', process.env['FETTLE_SITE'] ?? '.')
+    .option('--json', 'print one JSON document on stdout')
+    .option('--debug', 'print stack traces for errors')
+    .version('0.1.0', '-V, --version')
+    .showSuggestionAfterError()
+    .addHelpText('after', `${SELECTOR_HELP}\n${EXIT_HELP}`)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const output = (): Output => new Output({ json: Boolean(globals().json) });
+  let sitePromise: Promise<LoadedSite> | undefined;
+  const site = (): Promise<LoadedSite> => (sitePromise ??= loadSite(globals().site));
+
+  const runMode = (mode: 'plan' | 'apply' | 'verify', summary: string): Command => {
+    const command = program
+      .command(mode)
+      .summary(summary)
+      .description(summary)
+      .argument('[selector]', 'hosts to work on (see Selectors)')
+      .option('-j, --concurrency <n>', 'hosts worked on at once', (value) => Number.parseInt(value, 10))
+      .option('-v, --verbose', 'also list items that are already right');
+    if (mode === 'apply') {
+      command.option('--dry-run', 'show what would change, change nothing (same as plan)').option('-i, --interactive', 'ask before fixing each item');
+    }
+    command.action(async (selector: string | undefined, options: { concurrency?: number; verbose?: boolean; dryRun?: boolean; interactive?: boolean }) => {
+      exitCode = await runCommand(await site(), output(), {
+        selector,
+        mode: mode === 'apply' && options.dryRun ? 'plan' : mode,
+        interactive: options.interactive,
+        concurrency: options.concurrency,
+        verbose: options.verbose,
+      });
+    });
+    return command;
+  };
+
+  runMode('plan', 'show what apply would change, with diffs; change nothing');
+  runMode('apply', 'converge hosts to the site: fix every item that differs');
+  runMode('verify', 'check every item; exit 1 if any is not in its desired state');
+
+  program
+    .command('items')
+    .summary('list the items a host gets, with attributes and dependencies')
+    .argument('<host>', 'host name')
+    .action(async (host: string) => {
+      exitCode = await itemsCommand(await site(), output(), host);
+    });
+  program
+    .command('hosts')
+    .summary('list hosts, their transport, groups and roles')
+    .argument('[selector]', 'hosts to list (see Selectors)')
+    .action(async (selector: string | undefined) => {
+      exitCode = await hostsCommand(await site(), output(), selector);
+    });
+  program
+    .command('plugins')
+    .summary("list the site's plugins and what each provides")
+    .action(async () => {
+      exitCode = pluginsCommand(await site(), output());
+    });
+
+  try {
+    // Plugin commands (`fettle secret`, `fettle discover`) exist only once the site is loaded.
+    const word = argv.find((arg, index) => !arg.startsWith('-') && !['-s', '--site'].includes(argv[index - 1] ?? ''));
+    const wantsHelp = argv.includes('--help') || argv.includes('-h') || word === 'help' || word === undefined;
+    if ((word !== undefined && !BUILTIN.has(word)) || wantsHelp) {
+      program.parseOptions([...argv]);
+      try {
+        const loaded = await site();
+        for (const definition of loaded.registry.commands) mountPluginCommand(program, definition, loaded, output, (code) => (exitCode = code));
+      } catch (error) {
+        sitePromise = undefined;
+        if (!wantsHelp) throw error;
+      }
+    }
+    if (argv.length === 0) {
+      program.outputHelp();
+      return EXIT.ok;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    debug = Boolean(globals().debug);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      return EXIT.input;
+    }
+    const out = new Output({ json: false });
+    out.error(`fettle: ${formatError(error)}`);
+    if (debug && error instanceof Error && error.stack) out.error(error.stack);
+    if (isFettleError(error)) return error.isInputError ? EXIT.input : EXIT.failed;
+    return EXIT.failed;
+  }
+}
+
+function mountPluginCommand(
+  parent: Command,
+  definition: CommandDefinition,
+  site: LoadedSite,
+  output: () => Output,
+  setExit: (code: number) => void,
+): void {
+  if (parent.commands.some((command) => command.name() === definition.name)) return;
+  const command = parent.command(definition.name).summary(definition.summary).description(definition.summary);
+  if (definition.args) command.arguments(definition.args);
+  for (const option of definition.options ?? []) {
+    const entry = new Option(option.flags, option.description);
+    if (option.default !== undefined) entry.default(option.default);
+    command.addOption(entry);
+  }
+  for (const sub of definition.subcommands ?? []) mountPluginCommand(command, sub, site, output, setExit);
+  const run = definition.run;
+  if (!run) return;
+  command.action(async (...params: unknown[]) => {
+    const self = params[params.length - 1] as Command;
+    const out = output();
+    setExit(
+      await run({
+        args: self.args,
+        options: self.opts(),
+        siteDir: site.dir,
+        site: () => Promise.resolve({ dir: site.dir, hosts: site.hosts, secrets: site.secrets }),
+        selectHosts: (selector) => site.select(selector),
+        out: { line: (text) => out.line(text), json: (value) => out.document(value), error: (text) => out.error(text) },
+        json: out.json,
+        isTTY: Boolean(process.stdout.isTTY),
+      }),
+    );
+  });
+}

@@ -1,0 +1,18 @@
+/**
+ * @fettle/testkit: helpers for testing fettle item types and transports against a
+ * real OpenSSH sshd. Node builtins only, and no test-runner import at runtime, so it
+ * works under vitest, node:test or anything else.
+ */
+export {
+  SSHD_PATH,
+  sshFingerprint,
+  sshdForTests,
+  startSshd,
+  type SshdForTests,
+  type SshdHost,
+  type SshdKit,
+  type StartSshdOptions,
+} from './sshd.js';
+export { parseSshdLog, type SshdCounts, type SshdMark } from './log.js';
+export { authorizeKey, createTestUser, grantNopasswdSudo, type TestUser, type UserRef } from './users.js';
+export { silentHost, type SilentHost } from './silent.js';

@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    name: 'testkit',
+    testTimeout: 30000,
+    hookTimeout: 30000,
+  },
+});

@@ -1,0 +1,57 @@
+import path from 'node:path';
+import { shellQuote, z, type ItemContext } from '@fettle/core';
+
+/** Octal mode as a string, normalised to four digits. */
+export const modeSchema = z
+  .string()
+  .regex(/^[0-7]{3,4}$/, 'expected an octal mode string such as "0644"')
+  .transform((mode) => mode.padStart(4, '0'));
+
+/** Item names are absolute, normalised paths. */
+export function validatePath(name: string): string | undefined {
+  if (!name.startsWith('/')) return 'expected an absolute path';
+  if (name !== '/' && (name.endsWith('/') || path.posix.normalize(name) !== name)) return `expected a normalised path such as ${path.posix.normalize(name).replace(/(.)\/$/, '$1')}`;
+  return undefined;
+}
+
+/** Every ancestor folder as directory and symlink item ids: an item needs whichever exist. */
+export function parentItems(name: string): string[] {
+  const ids: string[] = [];
+  let current = path.posix.dirname(name);
+  while (current !== '/' && current !== '.') {
+    ids.push(`directory:${current}`, `symlink:${current}`);
+    current = path.posix.dirname(current);
+  }
+  return ids;
+}
+
+/** Set mode and ownership of an existing path in one command. */
+export async function applyOwnership(
+  context: ItemContext,
+  name: string,
+  keys: readonly string[],
+  wanted: { mode?: string | undefined; owner?: string | undefined; group?: string | undefined },
+  noDereference = false,
+): Promise<void> {
+  const real = shellQuote(context.path(name));
+  const commands: string[] = [];
+  if (keys.includes('mode') && wanted.mode !== undefined) commands.push(`chmod ${wanted.mode} ${real}`);
+  if ((keys.includes('owner') || keys.includes('group')) && (wanted.owner !== undefined || wanted.group !== undefined)) {
+    const spec = `${wanted.owner ?? ''}${wanted.group !== undefined ? `:${wanted.group}` : ''}`;
+    commands.push(`chown ${noDereference ? '-h ' : ''}${shellQuote(spec)} ${real}`);
+  }
+  if (commands.length > 0) await context.runChecked(commands.join(' && '));
+}
+
+export const ownershipAttributes = {
+  owner: z.string().min(1).optional(),
+  group: z.string().min(1).optional(),
+};
+
+/** The ownership keys an item manages (unset owner/group are left alone). */
+export function ownershipState(attrs: { owner?: string | undefined; group?: string | undefined }): Record<string, string> {
+  const state: Record<string, string> = {};
+  if (attrs.owner !== undefined) state['owner'] = attrs.owner;
+  if (attrs.group !== undefined) state['group'] = attrs.group;
+  return state;
+}

@@ -1,0 +1,44 @@
+import { defineItemType, shellQuote, z } from '@fettle/core';
+import { fileStat } from './facts.js';
+import { applyOwnership, modeSchema, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
+
+/** A directory: mode, owner, group. */
+export const directoryItem = defineItemType({
+  name: 'directory',
+  description: 'a directory with mode and ownership',
+  attributes: z.strictObject({
+    mode: modeSchema.default('0755'),
+    ...ownershipAttributes,
+    /** Make sure the directory does not exist (removes its contents). */
+    delete: z.boolean().default(false),
+  }),
+  validateName: (name) => (name === '/' ? 'refusing to manage /' : validatePath(name)),
+  implicitNeeds: (item) => parentItems(item.name),
+
+  cdict(item) {
+    if (item.attrs.delete) return null;
+    return { type: 'directory', mode: item.attrs.mode, ...ownershipState(item.attrs) };
+  },
+
+  async sdict(item, context) {
+    const stat = await context.fact(fileStat, item.name);
+    if (!stat) return null;
+    return { type: stat.type, mode: stat.mode, owner: stat.owner, group: stat.group };
+  },
+
+  async fix(change, item, context) {
+    const real = shellQuote(context.path(item.name));
+    if (change.cdict === null) {
+      await context.runChecked(`rm -rf -- ${real}`);
+      return;
+    }
+    if (change.sdict === null || change.sdict['type'] !== 'directory') {
+      // Something else in the way (a file or a symlink) is replaced, as BundleWrap does.
+      const clear = change.sdict === null ? '' : `rm -f -- ${real} && `;
+      await context.runChecked(`${clear}mkdir -p -- ${real}`);
+      await applyOwnership(context, item.name, ['mode', 'owner', 'group'], item.attrs);
+      return;
+    }
+    await applyOwnership(context, item.name, change.keys, item.attrs);
+  },
+});

@@ -1,0 +1,15 @@
+import { definePlugin } from '@fettle/core';
+import { fileItem } from './file.js';
+import { directoryItem } from './directory.js';
+import { symlinkItem } from './symlink.js';
+import { fileStat } from './facts.js';
+
+export { fileItem, directoryItem, symlinkItem, fileStat };
+export type { FileStat } from './facts.js';
+
+export default definePlugin({
+  name: '@fettle/items-files',
+  version: '0.1.0',
+  itemTypes: [fileItem, directoryItem, symlinkItem],
+  facts: [fileStat],
+});

@@ -1,0 +1,50 @@
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { defineItemType, shellQuote, z } from '@fettle/core';
+import { fileStat } from './facts.js';
+import { applyOwnership, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
+
+/** A symbolic link: target, owner, group; replaced atomically. */
+export const symlinkItem = defineItemType({
+  name: 'symlink',
+  description: 'a symbolic link to a target path',
+  attributes: z.strictObject({
+    /** What the link points to, stored verbatim (absolute or relative). */
+    target: z.string().min(1),
+    ...ownershipAttributes,
+    delete: z.boolean().default(false),
+  }),
+  validateName: validatePath,
+  implicitNeeds: (item) => parentItems(item.name),
+
+  cdict(item) {
+    if (item.attrs.delete) return null;
+    return { type: 'symlink', target: item.attrs.target, ...ownershipState(item.attrs) };
+  },
+
+  async sdict(item, context) {
+    const stat = await context.fact(fileStat, item.name);
+    if (!stat) return null;
+    return { type: stat.type, target: stat.target, owner: stat.owner, group: stat.group };
+  },
+
+  async fix(change, item, context) {
+    const realPath = context.path(item.name);
+    const real = shellQuote(realPath);
+    if (change.sdict?.['type'] === 'directory') throw new Error(`${item.name} is a directory; refusing to replace it with a symlink`);
+    if (change.cdict === null) {
+      await context.runChecked(`rm -f -- ${real}`);
+      return;
+    }
+    if (change.sdict === null || change.keys.includes('type') || change.keys.includes('target')) {
+      // Make the new link beside the old one, then rename over it: never a moment without a link.
+      const temp = shellQuote(path.posix.join(path.posix.dirname(realPath), `.${path.posix.basename(realPath)}.fettle-${randomBytes(6).toString('hex')}`));
+      const chown = item.attrs.owner !== undefined || item.attrs.group !== undefined
+        ? ` && chown -h ${shellQuote(`${item.attrs.owner ?? ''}${item.attrs.group !== undefined ? `:${item.attrs.group}` : ''}`)} ${temp}`
+        : '';
+      await context.runChecked(`ln -s -- ${shellQuote(item.attrs.target)} ${temp}${chown} && mv -Tf -- ${temp} ${real} || { rm -f -- ${temp}; exit 1; }`);
+      return;
+    }
+    await applyOwnership(context, item.name, change.keys, item.attrs, true);
+  },
+});
