@@ -140,7 +140,7 @@ function mountPluginCommand(
     command.addOption(entry);
   }
   for (const sub of definition.subcommands ?? []) mountPluginCommand(command, sub, site, output, setExit);
-  const run = definition.run;
+  const run = definition.run?.bind(definition);
   if (!run) return;
   command.action(async (...params: unknown[]) => {
     const self = params[params.length - 1] as Command;

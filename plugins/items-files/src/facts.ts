@@ -43,10 +43,10 @@ export const fileStat = defineFact<string, FileStat | null>({
     const byPath = new Map<string, { type: FileStat['type']; mode: string; owner: string; group: string; size: number; target: string | null }>();
     let index = 0;
     while (index < fields.length && fields[index] !== 'SHA') {
-      const [name, kind, mode, owner, group, size, quoted] = fields.slice(index, index + 7) as string[];
+      const [name, kind, mode, owner, group, size, quoted] = fields.slice(index, index + 7);
       if (quoted === undefined) throw new Error('files.stat: truncated stat output');
       const type = TYPES[kind as string] ?? 'other';
-      const target = type === 'symlink' ? (quoted as string).slice((name as string).length + 4) : null;
+      const target = type === 'symlink' ? (quoted).slice((name as string).length + 4) : null;
       byPath.set(name as string, { type, mode: (mode as string).padStart(4, '0'), owner: owner as string, group: group as string, size: Number(size), target });
       index += 7;
     }

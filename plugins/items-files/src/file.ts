@@ -86,7 +86,7 @@ export const fileItem = defineItemType({
     const current = change.sdict?.['type'] === 'file' ? await context.readFile(item.name) : Buffer.alloc(0);
     if (current === null || current.length > DETAIL_LIMIT) return undefined;
     if (!isText(wanted) || !isText(current)) {
-      return `binary content: sha256 ${String(change.sdict?.['sha256'] ?? 'none')} → ${String(change.cdict['sha256'])}`;
+      return `binary content: sha256 ${typeof change.sdict?.['sha256'] === 'string' ? change.sdict['sha256'] : 'none'} → ${typeof change.cdict['sha256'] === 'string' ? change.cdict['sha256'] : 'none'}`;
     }
     const patch = createTwoFilesPatch(item.name, item.name, current.toString('utf8'), wanted.toString('utf8'), '', '', { context: 3 });
     // Drop the "Index:" and "===" lines; keep ---/+++ and the hunks.

@@ -123,7 +123,7 @@ export async function buildHostItems(host: Host, site: SiteConfig, registry: Reg
       for (const [key, value] of Object.entries(rawAttrs)) (COMMON_KEYS.has(key) ? commonInput : typeInput)[key] = value;
       const common = parseOrThrow(commonSchema, commonInput, 'E_ATTRIBUTE', where);
       const resolved = containsSecret(typeInput) ? await resolveSecrets(typeInput, resolveSecret) : typeInput;
-      const attrs = parseOrThrow(type.attributes, resolved, 'E_ATTRIBUTE', where) as unknown;
+      const attrs: unknown = parseOrThrow(type.attributes, resolved, 'E_ATTRIBUTE', where);
       const nameProblem = type.validateName?.(name);
       if (nameProblem) throw new FettleError('E_ATTRIBUTE', `bad item name '${name}': ${nameProblem}`, { where });
       items.push({ id, typeName, name, type, attrs, common, role: roleName });

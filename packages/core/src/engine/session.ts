@@ -52,16 +52,16 @@ export class HostSession {
     const root = transport.root;
     const mapPath = (itemPath: string): string => (root === '/' || root === '' ? itemPath : path.posix.join(root, itemPath));
     this.#env = { root, path: mapPath };
-    const session = this;
+    // Arrow functions keep `this`; item code may call these detached.
     this.context = {
       host,
       root,
       siteDir,
       path: mapPath,
-      fact: <Q, R>(fact: Fact<Q, R>, query: Q) => session.fact(fact, query),
-      run: (command, options) => session.run(command, options),
-      async runChecked(command, options) {
-        const result = await session.run(command, options);
+      fact: <Q, R>(fact: Fact<Q, R>, query: Q) => this.fact(fact, query),
+      run: (command, options) => this.run(command, options),
+      runChecked: async (command, options) => {
+        const result = await this.run(command, options);
         if (result.code !== 0) {
           throw new FettleError('E_COMMAND', `command failed with exit code ${String(result.code)}: ${result.stderr.trim() || result.stdout.trim() || '(no output)'}`, {
             where: `host ${host.name}`,
@@ -69,13 +69,13 @@ export class HostSession {
         }
         return result;
       },
-      async readFile(itemPath) {
-        session.stats.fileReads++;
+      readFile: (itemPath) => {
+        this.stats.fileReads++;
         return transport.readFile(mapPath(itemPath));
       },
-      async writeFile(itemPath, data, ownership?: FileOwnership) {
-        session.stats.fileWrites++;
-        await transport.writeFile(mapPath(itemPath), data, ownership);
+      writeFile: (itemPath, data, ownership?: FileOwnership) => {
+        this.stats.fileWrites++;
+        return transport.writeFile(mapPath(itemPath), data, ownership);
       },
     };
   }
@@ -84,7 +84,7 @@ export class HostSession {
     const key = fact.key ? fact.key(query) : JSON.stringify(query);
     let ask = this.#facts.get(fact.name);
     if (!ask) {
-      ask = { fact: fact as Fact<unknown, unknown>, queries: new Map() };
+      ask = { fact: fact, queries: new Map() };
       this.#facts.set(fact.name, ask);
     }
     let entry = ask.queries.get(key);
@@ -94,7 +94,7 @@ export class HostSession {
     }
     const waiters = entry.waiters;
     const promise = new Promise<R>((resolve, reject) => {
-      waiters.push({ resolve: resolve as (value: unknown) => void, reject });
+      waiters.push({ resolve: resolve, reject });
     });
     this.#schedule();
     return promise;
