@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { formatError, isFettleError, type CommandDefinition } from '@fettle/core';
+import { connectHost, formatError, isFettleError, type CommandDefinition } from '@fettle/core';
 import { EXIT, EXIT_HELP } from './exit-codes.js';
 import { Output } from './output.js';
 import { loadSite, type LoadedSite } from './site.js';
@@ -152,6 +152,11 @@ function mountPluginCommand(
         siteDir: site.dir,
         site: () => Promise.resolve({ dir: site.dir, hosts: site.hosts, secrets: site.secrets }),
         selectHosts: (selector) => site.select(selector),
+        connect: (host) =>
+          connectHost(site.registry, host, {
+            siteDir: site.dir,
+            warn: (message) => out.error(`warning: ${host.name}: ${message}`),
+          }),
         out: { line: (text) => out.line(text), json: (value) => out.document(value), error: (text) => out.error(text) },
         json: out.json,
         isTTY: Boolean(process.stdout.isTTY),

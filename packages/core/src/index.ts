@@ -47,7 +47,7 @@ export { buildBatchScript, parseBatchOutput, type BatchOp } from './engine/batch
 export { HostSession, type SessionStats } from './engine/session.js';
 export { buildHostItems, type BuiltHost, type BuiltItem } from './engine/items.js';
 export { buildGraph, type ItemGraph } from './engine/graph.js';
-export { runSite, prepareHosts, type SiteRunOptions, type PreparedHost } from './engine/engine.js';
+export { runSite, prepareHosts, resolveTransport, connectHost, type SiteRunOptions, type PreparedHost } from './engine/engine.js';
 export type { RunMode, ItemStatus, ItemResult, HostStatus, HostResult, Summary, RunResult, EngineEvent } from './engine/results.js';
 export { summarize } from './engine/results.js';
 export { z } from 'zod';

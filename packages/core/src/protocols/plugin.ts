@@ -1,6 +1,6 @@
 import type { AnyItemType } from './item.js';
 import type { Fact } from './fact.js';
-import type { TransportDefinition } from './transport.js';
+import type { Transport, TransportDefinition } from './transport.js';
 import type { HostStore, Host } from './host.js';
 import type { SecretStore } from './secrets.js';
 
@@ -20,6 +20,8 @@ export interface CommandContext {
   readonly siteDir: string;
   /** Load the site (lazily: commands that need none never pay for it). */
   site(): Promise<LoadedSiteView>;
+  /** Connect to a host through the transport it names (throws UnreachableError when it cannot). */
+  connect(host: Host): Promise<Transport>;
   /** Resolve a selector to hosts (exit 3 when it names none). */
   selectHosts(selector: string | undefined): Promise<readonly Host[]>;
   /** Output sink: honours --json and redaction. */
