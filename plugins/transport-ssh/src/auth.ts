@@ -1,0 +1,108 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { ConnectContext } from '@fettle/core';
+import ssh2 from 'ssh2';
+import type { AnyAuthMethod, AuthenticationType, AuthHandlerMiddleware, ParsedKey } from 'ssh2';
+import { askOnce } from './prompts.js';
+import type { Endpoint } from './settings.js';
+
+const { utils } = ssh2;
+
+/** Hooks so a passphrase prompt does not eat the connect timeout. */
+export interface PromptPause {
+  pause(): void;
+  resume(): void;
+}
+
+export interface AuthPlan {
+  readonly handler: AuthHandlerMiddleware;
+  /** What was offered, for the "authentication failed" message (never secrets). */
+  readonly tried: string[];
+}
+
+type Attempt = () => Promise<AnyAuthMethod | null>;
+
+/**
+ * Offer the agent first, then each key file, like OpenSSH. Keys are read and
+ * decrypted only when their turn comes, so a working agent means no passphrase prompt.
+ */
+export function authPlan(endpoint: Endpoint, context: ConnectContext, pause: PromptPause): AuthPlan {
+  const tried: string[] = [];
+  const username = endpoint.user;
+  const attempts: Attempt[] = [];
+  const agent = endpoint.agent;
+  if (agent !== undefined && existsSync(agent)) {
+    attempts.push(() => {
+      tried.push(`ssh-agent (${agent})`);
+      return Promise.resolve({ type: 'agent', username, agent });
+    });
+  }
+  for (const file of endpoint.identityFiles) {
+    attempts.push(async () => {
+      const key = await loadKey(file.path, file.explicit, context, pause);
+      if (!key) return null;
+      tried.push(`key ${file.path}`);
+      return { type: 'publickey', username, key };
+    });
+  }
+  const handler: AuthHandlerMiddleware = (methodsLeft, _partialSuccess, next) => {
+    // ssh2 stops on `false`; its typings only list method names.
+    const stop = (): void => next(false as unknown as AuthenticationType);
+    // methodsLeft is null on the first call; later it says what the server still accepts.
+    if (Array.isArray(methodsLeft) && !methodsLeft.includes('publickey')) return stop();
+    void (async () => {
+      for (let attempt = attempts.shift(); attempt; attempt = attempts.shift()) {
+        const method = await attempt().catch(() => null);
+        if (method) return next(method);
+      }
+      stop();
+    })();
+  };
+  return { handler, tried };
+}
+
+const ENCRYPTED_RE = /no passphrase given/i;
+
+async function loadKey(file: string, explicit: boolean, context: ConnectContext, pause: PromptPause): Promise<ParsedKey | null> {
+  let data: Buffer;
+  try {
+    data = await readFile(file);
+  } catch (error) {
+    if (explicit) context.warn(`identity file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); skipped`);
+    return null;
+  }
+  let parsed = firstKey(utils.parseKey(data));
+  if (parsed instanceof Error && ENCRYPTED_RE.test(parsed.message)) {
+    pause.pause();
+    let passphrase: string | null;
+    try {
+      passphrase = await askOnce(context, `passphrase:${file}`, `Passphrase for ${file}: `);
+    } finally {
+      pause.resume();
+    }
+    if (passphrase === null) {
+      context.warn(`identity file ${file} is encrypted and no passphrase can be asked (not a TTY); add it to ssh-agent. Skipped`);
+      return null;
+    }
+    parsed = firstKey(utils.parseKey(data, passphrase));
+    if (parsed instanceof Error) {
+      // Not asked again: a second wrong guess would only repeat the failure.
+      context.warn(`the passphrase for ${file} did not decrypt it; key skipped`);
+      return null;
+    }
+  }
+  if (parsed instanceof Error) {
+    context.warn(`identity file ${file} is not a usable private key (${parsed.message}); skipped`);
+    return null;
+  }
+  if (!parsed.isPrivateKey()) {
+    context.warn(`identity file ${file} holds a public key, not a private one; skipped`);
+    return null;
+  }
+  return parsed;
+}
+
+function firstKey(result: ParsedKey | ParsedKey[] | Error): ParsedKey | Error {
+  if (Array.isArray(result)) return result[0] ?? new Error('no key in file');
+  return result;
+}

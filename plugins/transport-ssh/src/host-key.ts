@@ -1,0 +1,78 @@
+import { UnreachableError } from '@fettle/core';
+import type { ServerHostKeyAlgorithm } from 'ssh2';
+import { appendKnownHost } from './known-hosts-file.js';
+import { checkHostKey, fingerprint, keyTypeOfBlob, knownKeyTypes, type KnownHostEntry } from './known-hosts.js';
+import type { Endpoint } from './settings.js';
+
+export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
+
+/** ssh2's host key algorithms (node 20 has ed25519), in its default order. */
+const DEFAULT_ALGORITHMS: readonly ServerHostKeyAlgorithm[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+const ALGORITHMS_OF_TYPE: Readonly<Record<string, readonly string[]>> = { 'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] };
+
+/**
+ * Ask for the key types we already know first. A server with several host keys
+ * otherwise offers ssh2's favourite, and a host recorded with `ssh-keyscan -t rsa`
+ * would look "changed".
+ */
+export function hostKeyAlgorithms(entries: readonly KnownHostEntry[], name: string): ServerHostKeyAlgorithm[] {
+  const preferred = knownKeyTypes(entries, name).flatMap((type) => ALGORITHMS_OF_TYPE[type] ?? [type]);
+  const supported = (algorithm: string): algorithm is ServerHostKeyAlgorithm => (DEFAULT_ALGORITHMS as readonly string[]).includes(algorithm);
+  const order = [...preferred.filter(supported), ...DEFAULT_ALGORITHMS];
+  return [...new Set(order)];
+}
+
+interface VerifyInput {
+  readonly key: Buffer;
+  readonly entries: readonly KnownHostEntry[];
+  readonly endpoint: Endpoint;
+  readonly policy: HostKeyPolicy;
+  readonly where: string;
+  readonly warn: (message: string) => void;
+}
+
+const describeKey = (key: Buffer): string => `${keyTypeOfBlob(key) ?? 'unknown-type'} ${fingerprint(key)}`;
+const describeEntry = (entry: KnownHostEntry): string => `${describeKey(entry.key)} (${entry.file}:${entry.line})`;
+
+/** Undefined when the key may be used; else the error that refuses the host before any command. */
+export async function verifyHostKey(input: VerifyInput): Promise<UnreachableError | undefined> {
+  const { key, entries, endpoint, policy, where } = input;
+  const name = endpoint.hostKeyName;
+  if (policy === 'off') {
+    input.warn(`${where}: host key checking is OFF (hostKeyPolicy 'off'); accepted ${describeKey(key)} unchecked`);
+    return undefined;
+  }
+  const verdict = checkHostKey(entries, name, key);
+  switch (verdict.kind) {
+    case 'known':
+      return undefined;
+    case 'revoked':
+      return new UnreachableError('host-key', `${where}: the host key ${describeEntry(verdict.entry)} is marked @revoked; refusing to connect`);
+    case 'changed':
+      return changed(where, name, key, verdict.expected);
+    case 'unknown':
+      break;
+  }
+  const file = endpoint.knownHostsFiles[0];
+  if (policy === 'strict' || !file) {
+    return new UnreachableError(
+      'host-key',
+      `${where}: the host key of ${name} is unknown: offered ${describeKey(key)}, not found in ${endpoint.knownHostsFiles.join(', ') || '(no known_hosts file)'}. ` +
+        `Check the fingerprint with the host's owner, then add it (ssh-keyscan -p ${endpoint.port} ${endpoint.hostname} >> ${file ?? '~/.ssh/known_hosts'}) or set hostKeyPolicy: 'accept-new'`,
+    );
+  }
+  const result = await appendKnownHost(file, name, key, { hash: endpoint.hashKnownHosts });
+  if (result.kind === 'changed') return changed(where, name, key, result.expected);
+  if (result.kind === 'added') input.warn(`${where}: recorded new host key ${describeKey(key)} for ${name} in ${file}:${result.line}`);
+  return undefined;
+}
+
+function changed(where: string, name: string, key: Buffer, expected: readonly KnownHostEntry[]): UnreachableError {
+  const first = expected[0];
+  const removal = first ? ` If the host was reinstalled, remove the old entry (ssh-keygen -R '${name}' -f ${first.file}) and connect again.` : '';
+  return new UnreachableError(
+    'host-key',
+    `${where}: the host key of ${name} does NOT match known_hosts: offered ${describeKey(key)}, expected ${expected.map(describeEntry).join(' or ')}. ` +
+      `Someone may be intercepting the connection; refusing to connect.${removal}`,
+  );
+}

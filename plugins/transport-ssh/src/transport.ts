@@ -1,0 +1,67 @@
+import { defineTransport, FettleError, shellQuote, type ExecResult, type Transport } from '@fettle/core';
+import { createBecome } from './become.js';
+import { openConnection } from './connect.js';
+import { SshConnection } from './connection.js';
+import { runCommand } from './exec.js';
+import { execFiles, type FileOps } from './exec-files.js';
+import { IdResolver } from './ids.js';
+import { sshOptionsSchema, type SshOptions } from './options.js';
+import { resolveSettings } from './settings.js';
+import { SftpFiles } from './sftp.js';
+
+/**
+ * The `ssh` transport: one ssh2 connection per host, commands on channels
+ * multiplexed over it (at most `maxChannels` at once), files over one reused SFTP
+ * session, or over commands under become (SFTP would run as the login user).
+ */
+export const sshTransport = defineTransport({
+  name: 'ssh',
+  description: 'SSH via ssh2: known_hosts, ~/.ssh/config, agent and key files, sudo/doas, one multiplexed connection per host',
+  options: sshOptionsSchema,
+  async connect(host, options: SshOptions, context): Promise<Transport> {
+    let settings;
+    try {
+      settings = await resolveSettings(host, options, context.siteDir);
+    } catch (error) {
+      throw new FettleError('E_TRANSPORT', error instanceof Error ? error.message : String(error), { where: `host ${host.name}`, cause: error });
+    }
+    // Built before connecting so a bad become setup fails without touching the host.
+    const become = createBecome(options, settings.target.user, context, host.name);
+    const connection = new SshConnection(await openConnection(settings, options.hostKeyPolicy, context), host.name, options.maxChannels);
+
+    const run = (command: string, stdin?: Buffer, timeoutMs?: number): Promise<ExecResult> => runCommand(connection, command, { stdin, timeoutMs });
+    const runAsTarget = async (command: string, stdin?: Buffer, timeoutMs = options.commandTimeoutMs): Promise<ExecResult> => {
+      const wrapped = become.wrap(command);
+      if (wrapped.refuse) throw wrapped.refuse;
+      return runCommand(connection, wrapped.command, { stdin, timeoutMs, gate: wrapped.gate });
+    };
+
+    const viaExec = execFiles((command, stdin) => runAsTarget(command, stdin), host.name);
+    const ids = new IdResolver((command) => run(command, undefined, options.commandTimeoutMs), host.name);
+    const sftp = new SftpFiles(connection, ids, async (from, to) => {
+      const result = await run(`mv -f -- ${shellQuote(from)} ${shellQuote(to)}`);
+      if (result.code !== 0) throw new Error(result.stderr.toString('utf8').trim() || `mv exited ${String(result.code)}`);
+    });
+    const files: FileOps = become.active ? viaExec : withFallback(sftp, viaExec);
+
+    return {
+      root: options.root,
+      exec: (command, execOptions = {}) =>
+        runAsTarget(command, execOptions.stdin === undefined ? undefined : Buffer.from(execOptions.stdin), execOptions.timeoutMs ?? options.commandTimeoutMs),
+      readFile: (path) => files.readFile(path),
+      writeFile: (path, data, ownership) => files.writeFile(path, data, ownership),
+      stat: (path) => files.stat(path),
+      close: () => connection.close(),
+    };
+  },
+});
+
+/** SFTP when the server offers it, else the same operations through commands. */
+function withFallback(sftp: SftpFiles, viaExec: FileOps): FileOps {
+  const pick = async (): Promise<FileOps> => ((await sftp.session()) ? sftp : viaExec);
+  return {
+    readFile: async (path) => (await pick()).readFile(path),
+    writeFile: async (path, data, ownership) => (await pick()).writeFile(path, data, ownership),
+    stat: async (path) => (await pick()).stat(path),
+  };
+}
