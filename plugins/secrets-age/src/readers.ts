@@ -1,0 +1,49 @@
+import { readFile } from 'node:fs/promises';
+import { parseOrThrow, z, type SecretReaders } from '@fettle/core';
+import { atomicWrite } from './atomic.js';
+import { messageOf, secretError } from './problem.js';
+
+const READERS_SHAPE = '{ "hosts": [host names], "groups": [group names] }';
+
+const readersSchema = z.strictObject({
+  hosts: z.array(z.string().min(1)).default([]),
+  groups: z.array(z.string().min(1)).default([]),
+});
+
+/** Readers of a secret as stored: host names and group names. */
+export interface StoredReaders {
+  readonly hosts: readonly string[];
+  readonly groups: readonly string[];
+}
+
+export const NO_READERS: StoredReaders = { hosts: [], groups: [] };
+
+/** Sorted and without duplicates, so the JSON file diffs cleanly in git. */
+export function normalizeReaders(readers: SecretReaders | undefined): StoredReaders {
+  return {
+    hosts: [...new Set(readers?.hosts ?? [])].sort(),
+    groups: [...new Set(readers?.groups ?? [])].sort(),
+  };
+}
+
+/** `secrets/<name>.readers.json`; a missing file means "the controller only". */
+export async function readReaders(file: string): Promise<StoredReaders | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw secretError(`invalid JSON: ${messageOf(error)}`, { where: file, expected: READERS_SHAPE });
+  }
+  return parseOrThrow(readersSchema, value, 'E_SECRET', file);
+}
+
+export async function writeReaders(file: string, readers: StoredReaders): Promise<void> {
+  await atomicWrite(file, `${JSON.stringify({ hosts: readers.hosts, groups: readers.groups }, null, 2)}\n`, 0o644);
+}
