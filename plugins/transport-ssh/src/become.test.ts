@@ -1,0 +1,166 @@
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Transport } from '@fettle/core';
+import { authorizeKey, createTestUser, grantNopasswdSudo, sshdForTests, type TestUser } from '@fettle/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectHost, kitHost, rejection, testContext } from './test-support.js';
+
+const run = promisify(execFile);
+
+/** testkit has no helper for a password-protected sudo user: set a password and a rule that requires it. */
+async function grantPasswordSudo(user: TestUser, password: string): Promise<() => Promise<void>> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('chpasswd', [], { stdio: ['pipe', 'ignore', 'inherit'] });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`chpasswd exited ${String(code)}`))));
+    child.stdin.end(`${user.name}:${password}\n`);
+  });
+  const file = `/etc/sudoers.d/fettle-test-pw-${user.name}`;
+  const temp = `/etc/sudoers.d/.fettle-test-pw-${user.name}.tmp`; // names with '.' are ignored by sudo
+  await writeFile(temp, `${user.name} ALL=(ALL) ALL\n`, { mode: 0o440 });
+  await run('visudo', ['-cf', temp]);
+  await rename(temp, file);
+  return () => rm(file, { force: true });
+}
+
+describe('ssh transport: become (sudo)', () => {
+  const sshd = sshdForTests({ hosts: ['node1'] });
+  const cleanups: (() => Promise<void>)[] = [];
+  let nopasswd: TestUser;
+  let withPassword: TestUser;
+  let root: string;
+  const password = `pw-${randomBytes(6).toString('hex')}`;
+
+  beforeAll(async () => {
+    await sshd.start();
+    const kit = sshd.get();
+    root = kit.hosts['node1']?.root ?? '';
+    nopasswd = await createTestUser('fettlesudo');
+    cleanups.push(() => nopasswd.remove());
+    cleanups.push(await grantNopasswdSudo(nopasswd));
+    await authorizeKey(nopasswd, kit.clientPublicKey);
+    withPassword = await createTestUser('fettlepw');
+    cleanups.push(() => withPassword.remove());
+    cleanups.push(await grantPasswordSudo(withPassword, password));
+    await authorizeKey(withPassword, kit.clientPublicKey);
+  });
+  afterAll(async () => {
+    await sshd.stop();
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  });
+
+  describe('NOPASSWD', () => {
+    let transport: Transport;
+    beforeAll(async () => {
+      transport = await connectHost(kitHost(sshd.get(), { become: 'sudo', root }, { user: nopasswd.name }));
+    });
+    afterAll(() => transport?.close());
+
+    it('runs commands as root, stdin included', async () => {
+      expect((await transport.exec('id -un')).stdout.toString()).toBe('root\n');
+      expect((await transport.exec('sh -s', { stdin: 'id -u; cat /proc/self/loginuid >/dev/null; echo done\n' })).stdout.toString()).toBe('0\ndone\n');
+    });
+
+    it('writes a root-owned file in a root-owned folder through one exec (no SFTP)', async () => {
+      const kit = sshd.get();
+      const dir = path.join(root, 'etc-like');
+      await mkdir(dir, { recursive: true });
+      await chmod(dir, 0o755);
+      const file = path.join(dir, 'secret.conf');
+      const mark = await kit.mark();
+      await transport.writeFile(file, 'token=1\n', { mode: '0600', owner: 'root', group: 'root' });
+      expect(await kit.countsSince(mark)).toMatchObject({ execs: 1, sftp: 0 });
+      const info = await stat(file);
+      expect([info.uid, info.gid, info.mode & 0o7777]).toEqual([0, 0, 0o600]);
+      expect(await readFile(file, 'utf8')).toBe('token=1\n');
+      expect((await transport.readFile(file))?.toString()).toBe('token=1\n');
+      expect(await transport.stat(file)).toEqual({ type: 'file', size: 8, mode: '0600' });
+      expect(await transport.stat(path.join(dir, 'missing'))).toBeNull();
+      expect(await transport.readFile(path.join(dir, 'missing'))).toBeNull();
+    });
+
+    it('fails a write cleanly under become, leaving no temp file', async () => {
+      const error = await rejection(transport.writeFile(path.join(root, 'no-such-dir', 'f'), 'x'));
+      expect(error.message).toMatch(/cannot write/);
+    });
+
+    it('without become, SFTP as the login user cannot write there, and the error says why', async () => {
+      const plain = await connectHost(kitHost(sshd.get(), { root }, { user: nopasswd.name }));
+      try {
+        const error = await rejection(plain.writeFile(path.join(root, 'etc-like', 'denied.conf'), 'x'));
+        expect(error.message).toMatch(/cannot write .*denied\.conf: Permission denied/);
+      } finally {
+        await plain.close();
+      }
+    });
+  });
+
+  describe('sudo password', () => {
+    it("'prompt' asks once per run, sends the password only to sudo, and stdin payloads arrive intact", async () => {
+      const ctx = testContext(() => password);
+      const transport = await connectHost(kitHost(sshd.get(), { become: 'sudo', sudoPassword: 'prompt' }, { user: withPassword.name }), ctx.context);
+      try {
+        const results = await Promise.all(Array.from({ length: 5 }, (_, i) => transport.exec('id -u; cat', { stdin: `payload ${i}\n` })));
+        results.forEach((result, i) => {
+          expect(result.code).toBe(0);
+          expect(result.stdout.toString()).toBe(`0\npayload ${i}\n`);
+          expect(result.stderr.toString()).not.toContain(password);
+          expect(result.stderr.toString()).not.toMatch(/fettle-(sudo|ready)-/);
+        });
+        const big = randomBytes(256 * 1024);
+        expect((await transport.exec('wc -c', { stdin: big })).stdout.toString().trim()).toBe(String(big.length));
+      } finally {
+        await transport.close();
+      }
+      expect(ctx.questions).toHaveLength(1);
+      expect(ctx.warnings.join('\n')).not.toContain(password);
+    });
+
+    it('{env} reads the password from the environment', async () => {
+      process.env['FETTLE_TEST_SUDO_PASSWORD'] = password;
+      try {
+        const transport = await connectHost(kitHost(sshd.get(), { become: 'sudo', sudoPassword: { env: 'FETTLE_TEST_SUDO_PASSWORD' } }, { user: withPassword.name }));
+        expect((await transport.exec('id -un')).stdout.toString()).toBe('root\n');
+        await transport.close();
+      } finally {
+        delete process.env['FETTLE_TEST_SUDO_PASSWORD'];
+      }
+    });
+
+    it('a wrong password fails once, is never retried, and never appears in errors', async () => {
+      const kit = sshd.get();
+      const wrong = `wrong-${randomBytes(4).toString('hex')}`;
+      const ctx = testContext(() => wrong);
+      const transport = await connectHost(kitHost(kit, { become: 'sudo', sudoPassword: 'prompt' }, { user: withPassword.name }), ctx.context);
+      const mark = await kit.mark();
+      try {
+        const first = await rejection(transport.exec('id -u'));
+        expect(first.message).toMatch(/sudo rejected the password/);
+        const second = await rejection(transport.exec('id -u'));
+        expect(second.message).toMatch(/not trying again/);
+        for (const text of [first.message, second.message, ...ctx.warnings]) {
+          expect(text).not.toContain(wrong);
+          expect(text).not.toContain(password);
+        }
+      } finally {
+        await transport.close();
+      }
+      expect(ctx.questions).toHaveLength(1);
+      expect(await kit.countsSince(mark)).toMatchObject({ execs: 1 });
+    });
+
+    it("'none' with a password-protected sudo fails fast with sudo's own message", async () => {
+      const transport = await connectHost(kitHost(sshd.get(), { become: 'sudo' }, { user: withPassword.name }));
+      try {
+        const result = await transport.exec('id -u');
+        expect(result.code).not.toBe(0);
+        expect(result.stderr.toString()).toMatch(/password is required/);
+      } finally {
+        await transport.close();
+      }
+    });
+  });
+});
