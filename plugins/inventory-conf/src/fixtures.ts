@@ -1,10 +1,12 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { onTestFinished } from 'vitest';
 
-/** Writes files (path → content) under a fresh temp folder and returns the folder. */
+/** Writes files (path → content) under a fresh temp folder, removed after the test, and returns the folder. */
 export async function siteWith(files: Readonly<Record<string, string>>): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'fettle-inv-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
   for (const [name, content] of Object.entries(files)) {
     const file = path.join(dir, name);
     await mkdir(path.dirname(file), { recursive: true });

@@ -1,5 +1,4 @@
-import { chmod, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { FettleError, MemoryHostStore, type CommandContext, type CommandDefinition, type LoadedSiteView } from '@fettle/core';
@@ -15,18 +14,18 @@ import plugin, {
   setSecret,
   type SecretCommandIO,
 } from './index.js';
-import { run, testSite, type TestSite } from './testing.js';
+import { run, tempDir, testSite, type TestSite } from './testing.js';
 
 const noEnv = {};
 
 /** An editor script that records the modes of the file and its folder, then types `value`. */
 async function fakeEditor(value: string): Promise<{ editor: string; record: string; tmpDir: string }> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'fettle-editor-'));
+  const dir = await tempDir('fettle-editor-');
   const record = path.join(dir, 'record');
   const script = path.join(dir, 'editor.sh');
   await writeFile(script, `#!/bin/sh\nstat -c '%a' "$1" > '${record}'\nstat -c '%a' "$(dirname "$1")" >> '${record}'\necho "$1" >> '${record}'\nprintf '%s\\n' '${value}' > "$1"\n`);
   await chmod(script, 0o755);
-  const tmp = await mkdtemp(path.join(tmpdir(), 'fettle-edit-tmp-'));
+  const tmp = await tempDir('fettle-edit-tmp-');
   return { editor: script, record, tmpDir: tmp };
 }
 

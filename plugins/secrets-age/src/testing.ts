@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { onTestFinished } from 'vitest';
 import { ageSecretStore, type AgeSecretStore, type AgeSecretStoreOptions } from './index.js';
 
 /** Runs a program synchronously (age, age-keygen) and fails the test on a non-zero exit. */
@@ -29,8 +30,15 @@ export interface TestSite {
   host(name: string): Promise<{ file: string; identity: string; recipient: string }>;
 }
 
+/** A temp folder removed when the current test finishes. */
+export async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 export async function testSite(options: Partial<AgeSecretStoreOptions> = {}): Promise<TestSite> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'fettle-age-'));
+  const dir = await tempDir('fettle-age-');
   const controller = await cliKey(dir, 'controller');
   const store = ageSecretStore({ dir, controllerRecipient: controller.recipient, keySource: { file: controller.file }, ...options });
   return {
