@@ -1,0 +1,141 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryHostStore, Registry, runSite, type ItemMap, type RunMode, type SiteConfig } from '@fettle/core';
+import localTransport from '@fettle/transport-local';
+import actionPlugin, { commandStatus } from './index.js';
+
+const run = promisify(execFile);
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'fettle-action-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function apply(items: ItemMap, mode: RunMode = 'apply') {
+  const site: SiteConfig = {
+    plugins: [actionPlugin, localTransport],
+    hosts: new MemoryHostStore({ hosts: { h1: { transport: 'local', transportOptions: { root: path.join(dir, 'root') } } }, defaultRoles: ['r'] }),
+    roles: { r: () => items },
+  };
+  const result = await runSite({ site, siteDir: dir, registry: new Registry(site.plugins), hosts: await site.hosts.listHosts(), mode });
+  const host = result.hosts[0];
+  if (!host) throw new Error('no host result');
+  const byId = Object.fromEntries(host.items.map((item) => [item.id, item]));
+  return { result, host, byId };
+}
+
+/** A fresh scratch folder per test, and a log file commands append to. */
+async function scratch(name: string) {
+  const folder = path.join(dir, name);
+  await run('mkdir', ['-p', folder]);
+  const log = path.join(folder, 'log');
+  await writeFile(log, '');
+  const lines = async () => (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+  return { folder, log, lines };
+}
+
+describe('action.status fact', () => {
+  it('reports the exit code of each guard, a broken guard only breaking itself', async () => {
+    const queries = ['true', 'exit 3', 'echo noise; echo more >&2; false', 'if then', 'cat'];
+    const script = commandStatus.command(queries, { root: '/', path: (p) => p });
+    const { stdout } = await run('sh', ['-c', script]);
+    expect(commandStatus.parse(stdout, queries, { root: '/', path: (p) => p })).toEqual([0, 3, 1, 2, 0]);
+  });
+
+  it('rejects output with a missing code', () => {
+    expect(() => commandStatus.parse('R 0\n', ['true', 'true'], { root: '/', path: (p) => p })).toThrow(/expected 2 exit codes/);
+  });
+});
+
+describe('action item', () => {
+  it('runs only while its unless fails; the second apply changes nothing', async () => {
+    const s = await scratch('unless');
+    const marker = path.join(s.folder, 'marker');
+    const items: ItemMap = {
+      'action:create-marker': { command: `echo ran >> ${s.log}; touch ${marker}`, unless: `test -f ${marker}` },
+      'action:already-fine': { command: `echo never >> ${s.log}`, unless: 'true' },
+    };
+    const plan = await apply(items, 'plan');
+    expect(plan.byId['action:create-marker']).toMatchObject({ status: 'changed' });
+    expect(plan.byId['action:create-marker']?.detail).toContain(`unless: test -f ${marker} (exited 1)`);
+    expect(plan.byId['action:already-fine']).toMatchObject({ status: 'ok' });
+
+    const first = await apply(items);
+    expect(first.result.summary).toMatchObject({ changed: 1, ok: 1, failed: 0 });
+    expect(await s.lines()).toEqual(['ran']);
+
+    const second = await apply(items);
+    expect(second.result.summary).toMatchObject({ changed: 0, ok: 2, failed: 0 });
+    expect(await s.lines()).toEqual(['ran']);
+  });
+
+  it('without unless runs on every apply and passes the confirm step', async () => {
+    const s = await scratch('always');
+    const items: ItemMap = { 'action:always': { command: `echo ran >> ${s.log}` } };
+    for (let round = 0; round < 2; round++) {
+      const { byId } = await apply(items);
+      expect(byId['action:always']).toMatchObject({ status: 'changed', action: 'change' });
+    }
+    expect(await s.lines()).toEqual(['ran', 'ran']);
+    // plan only says it would run
+    const plan = await apply(items, 'plan');
+    expect(plan.byId['action:always']).toMatchObject({ status: 'changed', diff: [{ key: 'done', want: 'done', have: 'to run' }] });
+    expect(await s.lines()).toEqual(['ran', 'ran']);
+  });
+
+  it('runs triggered actions after their trigger changed, in dependency order, and only then', async () => {
+    const s = await scratch('triggers');
+    const config = path.join(s.folder, 'config');
+    const items: ItemMap = {
+      'action:write-config': {
+        command: `echo write-config >> ${s.log}; touch ${config}`,
+        unless: `test -f ${config}`,
+        triggers: ['action:restart'],
+      },
+      'action:restart': { command: `echo restart >> ${s.log}`, triggered: true, triggers: ['action:notify'] },
+      'action:notify': { command: `echo notify >> ${s.log}`, triggered: true },
+      'action:late': { command: `echo late >> ${s.log}`, needs: ['action:restart'], unless: `test -f ${s.folder}/never` },
+    };
+    const first = await apply(items);
+    expect(first.result.summary).toMatchObject({ changed: 4, failed: 0, skipped: 0 });
+    expect(await s.lines()).toEqual(['write-config', 'restart', 'notify', 'late']);
+
+    const second = await apply(items);
+    expect(second.byId['action:write-config']).toMatchObject({ status: 'ok' });
+    expect(second.byId['action:restart']).toMatchObject({ status: 'skipped', reason: 'not triggered' });
+    expect(second.byId['action:notify']).toMatchObject({ status: 'skipped', reason: 'not triggered' });
+    // a trigger that was not pulled does not block what needs the triggered item
+    expect(second.byId['action:late']).toMatchObject({ status: 'changed' });
+    expect(await s.lines()).toEqual(['write-config', 'restart', 'notify', 'late', 'late']);
+  });
+
+  it('fails with the command output when the exit code is not the expected one, and skips dependents', async () => {
+    const s = await scratch('fail');
+    const items: ItemMap = {
+      'action:broken': { command: 'echo to-stdout; echo to-stderr >&2; exit 4' },
+      'action:after': { command: `echo after >> ${s.log}`, needs: ['action:broken'] },
+      'action:exit-two': { command: 'exit 2', expected_return_code: 2 },
+    };
+    const { byId, result } = await apply(items);
+    expect(result.summary).toMatchObject({ failed: 1, skipped: 1, changed: 1 });
+    const error = byId['action:broken']?.error ?? '';
+    expect(error).toContain('command exited 4 (expected 0)');
+    expect(error).toContain('stdout:\nto-stdout');
+    expect(error).toContain('stderr:\nto-stderr');
+    expect(byId['action:after']).toMatchObject({ status: 'skipped', reason: 'needs action:broken, which failed' });
+    expect(await s.lines()).toEqual([]);
+  });
+
+  it('rejects an action without a command, naming the item', async () => {
+    const error = await apply({ 'action:nothing': { unless: 'true' } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'E_ATTRIBUTE', where: expect.stringContaining('item action:nothing') as unknown });
+    expect(String(error)).toContain("missing required attribute 'command'");
+  });
+});

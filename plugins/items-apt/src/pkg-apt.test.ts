@@ -1,0 +1,128 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryHostStore, Registry, runSite, type ItemMap, type RunMode, type SiteConfig } from '@fettle/core';
+import localTransport from '@fettle/transport-local';
+import aptPlugin from './index.js';
+
+// Against the machine's real apt and dpkg (tests run as root on Debian 12).
+const exec = promisify(execFile);
+const sh = async (command: string, timeout = 300_000) => (await exec('sh', ['-c', command], { timeout, maxBuffer: 64 * 1024 * 1024 })).stdout;
+
+/** Tiny packages with no dependencies beyond the base system; the test uses two that are absent. */
+const CANDIDATES = ['sl', 'hello', 'figlet', 'toilet', 'cowsay'];
+let dir: string;
+let picked: { name: string; candidate: string }[] = [];
+
+async function policy(name: string): Promise<{ installed: boolean; candidate: string | null }> {
+  const out = await sh(`LC_ALL=C apt-cache policy ${name}`);
+  const installed = /Installed: (\S+)/.exec(out)?.[1];
+  const candidate = /Candidate: (\S+)/.exec(out)?.[1];
+  return { installed: installed !== undefined && installed !== '(none)', candidate: candidate === undefined || candidate === '(none)' ? null : candidate };
+}
+
+async function pickAbsent(): Promise<typeof picked> {
+  const found: typeof picked = [];
+  for (const name of CANDIDATES) {
+    const { installed, candidate } = await policy(name);
+    if (!installed && candidate !== null) found.push({ name, candidate });
+    if (found.length === 2) break;
+  }
+  return found;
+}
+
+async function dpkgVersion(name: string): Promise<string | null> {
+  const out = await sh(`dpkg-query -W -f '\${db:Status-Abbrev} \${Version}' ${name} 2>/dev/null || true`);
+  return out.startsWith('ii ') ? out.slice(3).trim() : null;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'fettle-apt-'));
+  picked = await pickAbsent();
+  if (picked.length < 2) {
+    // Empty or stale package lists: refresh once, bounded by the exec timeout.
+    await sh('DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 update', 600_000);
+    picked = await pickAbsent();
+  }
+  if (picked.length < 2) throw new Error(`need two of ${CANDIDATES.join(', ')} absent and installable; apt-cache policy shows otherwise`);
+}, 660_000);
+
+afterAll(async () => {
+  // Only the packages this test found absent: purge whatever is left of them.
+  const names = picked.map((p) => p.name).join(' ');
+  if (names) await sh(`DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=300 purge ${names} >/dev/null 2>&1 || true`);
+  await rm(dir, { recursive: true, force: true });
+}, 600_000);
+
+async function run(items: ItemMap, mode: RunMode = 'apply') {
+  const site: SiteConfig = {
+    plugins: [aptPlugin, localTransport],
+    hosts: new MemoryHostStore({ hosts: { h1: { transport: 'local', transportOptions: { root: path.join(dir, 'root') } } }, defaultRoles: ['r'] }),
+    roles: { r: () => items },
+  };
+  const result = await runSite({ site, siteDir: dir, registry: new Registry(site.plugins), hosts: await site.hosts.listHosts(), mode });
+  const host = result.hosts[0];
+  if (!host) throw new Error('no host result');
+  return { result, host, byId: Object.fromEntries(host.items.map((item) => [item.id, item])) };
+}
+
+describe('pkg_apt on the real apt', () => {
+  it('gathers the state of 30 packages with one remote command', async () => {
+    const installed = (await sh(`dpkg-query -W -f '\${db:Status-Abbrev} \${Package}\\n'`))
+      .split('\n')
+      .filter((line) => line.startsWith('ii '))
+      .map((line) => line.slice(3).trim())
+      .filter((name) => /^[a-z0-9][a-z0-9+.-]*$/.test(name))
+      .slice(0, 30);
+    expect(installed).toHaveLength(30);
+    const items = Object.fromEntries(installed.map((name) => [`pkg_apt:${name}`, {}]));
+    const { result, host } = await run(items, 'verify');
+    expect(result.summary).toMatchObject({ ok: 30, changed: 0, failed: 0 });
+    expect(host.roundTrips.execs).toBe(1);
+  });
+
+  it('installs absent packages with one apt-get, verifies them, removes them; second applies change nothing', async () => {
+    const [first, second] = picked as [(typeof picked)[number], (typeof picked)[number]];
+    const present: ItemMap = {
+      [`pkg_apt:${first.name}`]: { version: first.candidate },
+      [`pkg_apt:${second.name}`]: {},
+    };
+    const plan = await run(present, 'plan');
+    expect(plan.byId[`pkg_apt:${first.name}`]).toMatchObject({ status: 'changed', action: 'create' });
+    expect(await dpkgVersion(first.name)).toBeNull();
+
+    const install = await run(present);
+    expect(install.result.summary).toMatchObject({ changed: 2, failed: 0 });
+    // gather, one fix script (one apt-get install for both), confirm
+    expect(install.host.roundTrips.execs).toBe(3);
+    expect(await dpkgVersion(first.name)).toBe(first.candidate);
+    expect(await dpkgVersion(second.name)).toBe(second.candidate);
+
+    const again = await run(present);
+    expect(again.result.summary).toMatchObject({ ok: 2, changed: 0, failed: 0 });
+    expect(again.host.roundTrips.execs).toBe(1);
+
+    const absent: ItemMap = {
+      [`pkg_apt:${first.name}`]: { installed: false },
+      [`pkg_apt:${second.name}`]: { installed: false },
+    };
+    const remove = await run(absent);
+    expect(remove.result.summary).toMatchObject({ changed: 2, failed: 0 });
+    expect(remove.byId[`pkg_apt:${first.name}`]).toMatchObject({ action: 'delete' });
+    expect(remove.host.roundTrips.execs).toBe(3);
+    expect(await dpkgVersion(first.name)).toBeNull();
+    expect(await dpkgVersion(second.name)).toBeNull();
+
+    const removedAgain = await run(absent);
+    expect(removedAgain.result.summary).toMatchObject({ ok: 2, changed: 0, failed: 0 });
+  });
+
+  it("fails an unknown package with apt's own message", async () => {
+    const { byId } = await run({ 'pkg_apt:fettle-no-such-package': {} });
+    expect(byId['pkg_apt:fettle-no-such-package']).toMatchObject({ status: 'failed' });
+    expect(byId['pkg_apt:fettle-no-such-package']?.error).toContain('Unable to locate package fettle-no-such-package');
+  });
+});
