@@ -50,4 +50,24 @@ export { buildGraph, type ItemGraph } from './engine/graph.js';
 export { runSite, prepareHosts, resolveTransport, connectHost, type SiteRunOptions, type PreparedHost } from './engine/engine.js';
 export type { RunMode, ItemStatus, ItemResult, HostStatus, HostResult, Summary, RunResult, EngineEvent } from './engine/results.js';
 export { summarize } from './engine/results.js';
+export {
+  STAMP_DIR,
+  stampPath,
+  taskStamps,
+  writeStamp,
+  orderTasks,
+  decideTask,
+  describeTaskReason,
+  inspectTasks,
+  type Stamp,
+  type OrderedTask,
+  type TaskRef,
+  type TaskReason,
+  type TaskDecision,
+  type DependencyState,
+  type TaskReport,
+  type TaskStatus,
+  type InspectTasksOptions,
+  type HostTasksReport,
+} from './tasks/index.js';
 export { z } from 'zod';

@@ -11,6 +11,7 @@ import { buildHostItems, type BuiltHost } from './items.js';
 import { buildGraph, type ItemGraph } from './graph.js';
 import { HostSession } from './session.js';
 import { runHostItems } from './run-host.js';
+import { TaskCoordinator } from '../tasks/coordinator.js';
 import { summarize, type EngineEvent, type HostResult, type ItemResult, type RunMode, type RunResult } from './results.js';
 
 export interface SiteRunOptions {
@@ -87,10 +88,12 @@ export async function runSite(options: SiteRunOptions): Promise<RunResult> {
   const started = Date.now();
   const redactor = options.redactor ?? new Redactor();
   const emit = (event: EngineEvent): void => options.emit?.(redactor.scrubValue(event));
-  const prepared = await prepareHosts(options.site, options.registry, options.hosts, redactor);
+  // Setup tasks run after each host's items; hosts whose tasks others depend on go first.
+  const tasks = new TaskCoordinator(options);
+  const prepared = await tasks.orderHosts(await prepareHosts(options.site, options.registry, options.hosts, redactor));
   const limit = options.concurrency ?? options.site.concurrency ?? 32;
 
-  const results = await mapPool(prepared, limit, async ({ built, graph, transport, transportOptions }): Promise<HostResult> => {
+  const results = await mapPool(prepared, limit, tasks.track(async ({ built, graph, transport, transportOptions }): Promise<HostResult> => {
     const host = built.host;
     const hostStart = Date.now();
     const roundTrips = { execs: 0, fileWrites: 0, fileReads: 0 };
@@ -116,7 +119,7 @@ export async function runSite(options: SiteRunOptions): Promise<RunResult> {
     emit({ type: 'host-connected', host: host.name, ms: Date.now() - hostStart });
     const session = new HostSession(host, connection, options.siteDir);
     try {
-      const items = await runHostItems(built, graph, session, { mode: options.mode, emit, confirm: options.confirm });
+      const items = await tasks.around(built, session, emit, () => runHostItems(built, graph, session, { mode: options.mode, emit, confirm: options.confirm }));
       Object.assign(roundTrips, { execs: session.stats.execs, fileWrites: session.stats.fileWrites, fileReads: session.stats.fileReads });
       return done({ status: hostStatus(items), items, readonly: host.readonly && options.mode === 'apply' ? true : undefined });
     } catch (error) {
@@ -124,6 +127,6 @@ export async function runSite(options: SiteRunOptions): Promise<RunResult> {
     } finally {
       await connection.close().catch(() => undefined);
     }
-  });
+  }));
   return { mode: options.mode, summary: summarize(results), hosts: results, ms: Date.now() - started };
 }
