@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Transport } from '@fettle/core';
@@ -80,6 +80,25 @@ describe('ssh transport: become (sudo)', () => {
       expect(await transport.stat(file)).toEqual({ type: 'file', size: 8, mode: '0600' });
       expect(await transport.stat(path.join(dir, 'missing'))).toBeNull();
       expect(await transport.readFile(path.join(dir, 'missing'))).toBeNull();
+    });
+
+    it('writes 20 files made in one tick with ONE command; a bad one fails alone', async () => {
+      const kit = sshd.get();
+      const dir = path.join(root, 'batch');
+      await mkdir(dir, { recursive: true });
+      const mark = await kit.mark();
+      const results = await Promise.allSettled([
+        ...Array.from({ length: 20 }, (_, i) => transport.writeFile(path.join(dir, `f${i}`), `file ${i}\n`, { mode: '0640', owner: 'root', group: 'nogroup' })),
+        transport.writeFile(path.join(dir, 'missing-dir', 'x'), 'x'),
+      ]);
+      expect(await kit.countsSince(mark)).toMatchObject({ execs: 1, sftp: 0 });
+      expect(results.slice(0, 20).every((result) => result.status === 'fulfilled')).toBe(true);
+      const bad = results[20];
+      expect(bad?.status === 'rejected' && String(bad.reason)).toMatch(/cannot write .*missing-dir\/x: .*No such file/);
+      const info = await stat(path.join(dir, 'f7'));
+      expect([info.uid, info.gid, info.mode & 0o7777]).toEqual([0, 65534, 0o640]);
+      expect(await readFile(path.join(dir, 'f19'), 'utf8')).toBe('file 19\n');
+      expect((await readdir(dir)).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `f${i}`).sort());
     });
 
     it('fails a write cleanly under become, leaving no temp file', async () => {

@@ -69,7 +69,7 @@ const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', '
 
 async function connectHop(hop: Endpoint, via: ClientType | undefined, policy: HostKeyPolicy, context: ConnectContext, label: string): Promise<ClientType> {
   const where = `${label} (${hop.user}@${hop.hostname}:${hop.port})`;
-  const entries = policy === 'off' ? [] : await loadKnownHosts(hop.knownHostsFiles, context.warn);
+  const entries = policy === 'off' ? [] : await loadKnownHosts(hop.knownHostsFiles, (message) => context.warn(message));
   return new Promise<ClientType>((resolve, reject) => {
     const client = new Client();
     let sock: Duplex | undefined;
@@ -122,7 +122,7 @@ async function connectHop(hop: Endpoint, via: ClientType | undefined, policy: Ho
       authHandler: plan.handler,
       algorithms: { serverHostKey: hostKeyAlgorithms(entries, hop.hostKeyName) },
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
-        verifyHostKey({ key, entries, endpoint: hop, policy, where, warn: context.warn }).then(
+        verifyHostKey({ key, entries, endpoint: hop, policy, where, warn: (message) => context.warn(message) }).then(
           (error) => {
             hostKeyError = error;
             verify(error === undefined);

@@ -42,7 +42,7 @@ function execOnce(connection: SshConnection, command: string, options: RunOption
     try {
       connection.client.exec(command, (error, stream) => (error ? reject(error) : drive(connection, stream, options, resolve, reject)));
     } catch (error) {
-      reject(connection.failure() ?? error); // ssh2 throws "Not connected" synchronously
+      reject(connection.failure() ?? toError(error)); // ssh2 throws "Not connected" synchronously
     }
   });
 }
@@ -104,4 +104,8 @@ function drive(
     finish(error);
   });
   else stream.end(options.stdin);
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
 }

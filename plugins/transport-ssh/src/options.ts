@@ -5,7 +5,11 @@ import { z } from '@fettle/core';
  * host's ssh_config (the way `ssh HOST` would), then to OpenSSH's defaults, so an
  * inventory only states what differs from the user's own ssh setup.
  */
-export const sshOptionsSchema = z.strictObject({
+// Explicit annotations (with z.core.$strict) keep the emitted .d.ts on `@fettle/core`'s `z`
+// instead of a bare `zod` import, which this package does not depend on.
+const sudoPasswordFromEnv: z.ZodObject<{ env: z.ZodString }, z.core.$strict> = z.strictObject({ env: z.string().min(1) });
+
+const shape = {
   user: z.string().min(1).optional().describe('login user; else host.user, ssh_config User, then the local user'),
   port: z.number().int().min(1).max(65535).optional().describe('port; else host.port, ssh_config Port, then 22'),
   knownHosts: z
@@ -38,7 +42,7 @@ export const sshOptionsSchema = z.strictObject({
   become: z.enum(['sudo', 'doas']).optional().describe('run commands and file operations as becomeUser'),
   becomeUser: z.string().min(1).default('root'),
   sudoPassword: z
-    .union([z.literal('none'), z.literal('prompt'), z.strictObject({ env: z.string().min(1) })])
+    .union([z.literal('none'), z.literal('prompt'), sudoPasswordFromEnv])
     .default('none')
     .describe("none: sudo -n; prompt: ask once per run on a TTY; {env: NAME}: read it from an environment variable. Kept in memory only"),
   proxyJump: z
@@ -57,7 +61,9 @@ export const sshOptionsSchema = z.strictObject({
     .max(64)
     .default(4)
     .describe('channels open at once on the connection (the SFTP session takes one); keep below the server MaxSessions (10)'),
-});
+};
+
+export const sshOptionsSchema: z.ZodObject<typeof shape, z.core.$strict> = z.strictObject(shape);
 
 export type SshOptions = z.output<typeof sshOptionsSchema>;
 export type SshOptionsInput = z.input<typeof sshOptionsSchema>;

@@ -20,7 +20,7 @@ function call<T = void>(start: (done: (error: Error | null | undefined, value?: 
     try {
       start((error, value) => (error ? reject(error) : resolve(value as T)));
     } catch (error) {
-      reject(error);
+      reject(error instanceof Error ? error : new Error(String(error)));
     }
   });
 }

@@ -1,4 +1,4 @@
-import { defineTransport, FettleError, shellQuote, type ExecResult, type Transport } from '@fettle/core';
+import { defineTransport, FettleError, shellQuote, type ExecResult, type Transport, type TransportDefinition } from '@fettle/core';
 import { createBecome } from './become.js';
 import { openConnection } from './connect.js';
 import { SshConnection } from './connection.js';
@@ -14,7 +14,7 @@ import { SftpFiles } from './sftp.js';
  * multiplexed over it (at most `maxChannels` at once), files over one reused SFTP
  * session, or over commands under become (SFTP would run as the login user).
  */
-export const sshTransport = defineTransport({
+export const sshTransport: TransportDefinition<typeof sshOptionsSchema> = defineTransport({
   name: 'ssh',
   description: 'SSH via ssh2: known_hosts, ~/.ssh/config, agent and key files, sudo/doas, one multiplexed connection per host',
   options: sshOptionsSchema,
