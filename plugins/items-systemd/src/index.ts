@@ -1,0 +1,15 @@
+import { definePlugin } from '@fettle/core';
+import { svcSystemdItem } from './svc-systemd.js';
+import { svcSystemdReloadItem, svcSystemdRestartItem } from './restart.js';
+import { unitStatus } from './facts.js';
+
+export { svcSystemdItem, svcSystemdRestartItem, svcSystemdReloadItem, unitStatus };
+export { parseUnitStatus, unitStatusCommand, type UnitStatus } from './facts.js';
+export type { SvcSystemdAttributes } from './svc-systemd.js';
+
+export default definePlugin({
+  name: '@fettle/items-systemd',
+  version: '0.1.0',
+  itemTypes: [svcSystemdItem, svcSystemdRestartItem, svcSystemdReloadItem],
+  facts: [unitStatus],
+});
