@@ -138,6 +138,18 @@ describe('ssh transport: become (sudo)', () => {
       expect(ctx.warnings.join('\n')).not.toContain(password);
     });
 
+    it('with a password configured but a NOPASSWD rule, nothing is asked and no password line reaches the command', async () => {
+      const ctx = testContext(() => password);
+      const transport = await connectHost(kitHost(sshd.get(), { become: 'sudo', sudoPassword: 'prompt' }, { user: nopasswd.name }), ctx.context);
+      try {
+        const result = await transport.exec('id -un; cat', { stdin: 'first line of the payload\n' });
+        expect(result.stdout.toString()).toBe('root\nfirst line of the payload\n');
+      } finally {
+        await transport.close();
+      }
+      expect(ctx.questions).toEqual([]);
+    });
+
     it('{env} reads the password from the environment', async () => {
       process.env['FETTLE_TEST_SUDO_PASSWORD'] = password;
       try {

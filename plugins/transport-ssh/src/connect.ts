@@ -23,8 +23,7 @@ export async function openConnection(settings: SshSettings, policy: HostKeyPolic
     let via: ClientType | undefined;
     for (const hop of [...settings.jumps, settings.target]) {
       const isTarget = hop === settings.target;
-      const label = isTarget ? settings.name : `${settings.name} via jump host ${hop.alias}`;
-      const client = await connectHop(hop, via, policy, context, label);
+      const client = await connectHop(hop, via, policy, context, settings.name, isTarget);
       if (isTarget) return { client, jumps };
       jumps.push(client);
       via = client;
@@ -67,8 +66,18 @@ class Deadline implements PromptPause {
 
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA']);
 
-async function connectHop(hop: Endpoint, via: ClientType | undefined, policy: HostKeyPolicy, context: ConnectContext, label: string): Promise<ClientType> {
-  const where = `${label} (${hop.user}@${hop.hostname}:${hop.port})`;
+async function connectHop(
+  hop: Endpoint,
+  via: ClientType | undefined,
+  policy: HostKeyPolicy,
+  context: ConnectContext,
+  hostName: string,
+  isTarget: boolean,
+): Promise<ClientType> {
+  const endpoint = `${hop.user}@${hop.hostname}:${hop.port}`;
+  // Errors name the host (they travel on their own); warnings don't: the engine prefixes the host name.
+  const hopText = isTarget ? endpoint : `via jump host ${hop.alias} (${endpoint})`;
+  const where = `${hostName} ${isTarget ? `(${endpoint})` : hopText}`;
   const entries = policy === 'off' ? [] : await loadKnownHosts(hop.knownHostsFiles, (message) => context.warn(message));
   return new Promise<ClientType>((resolve, reject) => {
     const client = new Client();
@@ -106,7 +115,7 @@ async function connectHop(hop: Endpoint, via: ClientType | undefined, policy: Ho
     client.on('error', (error: Error & { level?: string }) => {
       // Agent trouble and one key failing to sign are not fatal: ssh2 goes on to the next method.
       if (error.level === 'agent' || /^Error while signing/.test(error.message)) {
-        context.warn(`${where}: ${error.message}`);
+        context.warn(`${hopText}: ${error.message}`);
         return;
       }
       lastError = error;
@@ -122,7 +131,7 @@ async function connectHop(hop: Endpoint, via: ClientType | undefined, policy: Ho
       authHandler: plan.handler,
       algorithms: { serverHostKey: hostKeyAlgorithms(entries, hop.hostKeyName) },
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
-        verifyHostKey({ key, entries, endpoint: hop, policy, where, warn: (message) => context.warn(message) }).then(
+        verifyHostKey({ key, entries, endpoint: hop, policy, where, warnWhere: hopText, warn: (message) => context.warn(message) }).then(
           (error) => {
             hostKeyError = error;
             verify(error === undefined);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Transport } from '@fettle/core';
+import { HostSession, type Transport } from '@fettle/core';
 import { sshdForTests } from '@fettle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectHost, kitHost, rejection, testContext } from './test-support.js';
@@ -66,6 +66,25 @@ describe('ssh transport: exec', () => {
     for (let i = 0; i < 7; i++) await transport.exec('true');
     await Promise.all([transport.exec('true'), transport.exec('true'), transport.exec('true')]);
     expect(await kit.countsSince(mark)).toMatchObject({ connections: 0, execs: 10, sftp: 0 });
+  });
+
+  it("carries the engine's batched tick (HostSession) in one remote exec", async () => {
+    const kit = sshd.get();
+    const host = kitHost(kit);
+    const session = new HostSession(host, transport, process.cwd());
+    const mark = await kit.mark();
+    const results = await Promise.all([
+      session.context.run('echo a'),
+      session.context.run('cat', { stdin: 'b' }),
+      session.context.run('echo c >&2; exit 4'),
+    ]);
+    expect(results).toEqual([
+      { code: 0, stdout: 'a\n', stderr: '' },
+      { code: 0, stdout: 'b', stderr: '' },
+      { code: 4, stdout: '', stderr: 'c\n' },
+    ]);
+    expect(session.stats.execs).toBe(1);
+    expect(await kit.countsSince(mark)).toMatchObject({ connections: 0, execs: 1 });
   });
 
   it('kills a command at its timeout and keeps the connection usable', async () => {

@@ -28,6 +28,8 @@ interface VerifyInput {
   readonly endpoint: Endpoint;
   readonly policy: HostKeyPolicy;
   readonly where: string;
+  /** Like `where` without the host name, which the engine puts in front of warnings. */
+  readonly warnWhere: string;
   readonly warn: (message: string) => void;
 }
 
@@ -39,7 +41,7 @@ export async function verifyHostKey(input: VerifyInput): Promise<UnreachableErro
   const { key, entries, endpoint, policy, where } = input;
   const name = endpoint.hostKeyName;
   if (policy === 'off') {
-    input.warn(`${where}: host key checking is OFF (hostKeyPolicy 'off'); accepted ${describeKey(key)} unchecked`);
+    input.warn(`${input.warnWhere}: host key checking is OFF (hostKeyPolicy 'off'); accepted ${describeKey(key)} unchecked`);
     return undefined;
   }
   const verdict = checkHostKey(entries, name, key);
@@ -63,7 +65,7 @@ export async function verifyHostKey(input: VerifyInput): Promise<UnreachableErro
   }
   const result = await appendKnownHost(file, name, key, { hash: endpoint.hashKnownHosts });
   if (result.kind === 'changed') return changed(where, name, key, result.expected);
-  if (result.kind === 'added') input.warn(`${where}: recorded new host key ${describeKey(key)} for ${name} in ${file}:${result.line}`);
+  if (result.kind === 'added') input.warn(`${input.warnWhere}: recorded new host key ${describeKey(key)} for ${name} in ${file}:${result.line}`);
   return undefined;
 }
 
