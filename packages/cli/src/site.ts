@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FettleError, Registry, parseOrThrow, selectHosts, z, type Host, type HostStore, type Plugin, type Role, type SecretStore, type SiteConfig } from '@fettle/core';
@@ -49,16 +49,23 @@ export function findConfig(dir: string): string {
 
 /**
  * Compile the site's TypeScript config with esbuild (its own modules bundled, its
- * packages left external) into the site's node_modules cache, so node resolves the
- * site's own dependencies from there, then import it.
+ * packages left external) into a temp module beside the config, so that node
+ * resolves the site's dependencies and `import.meta.dirname` is the site folder.
+ * A read-only site (an installed package) compiles into the OS temp folder's cache.
  */
 async function compileConfig(configPath: string, dir: string): Promise<string> {
   if (configPath.endsWith('.js') || configPath.endsWith('.mjs')) return configPath;
-  const cacheDir = path.join(dir, 'node_modules', '.cache', 'fettle');
-  mkdirSync(cacheDir, { recursive: true });
   const { build } = await import('esbuild');
   const stamp = createHash('sha256').update(`${configPath}:${statSync(configPath).mtimeMs}:${process.hrtime.bigint()}`).digest('hex').slice(0, 12);
-  const outfile = path.join(cacheDir, `config-${stamp}.mjs`);
+  const beside = path.join(dir, `.fettle-config-${stamp}.mjs`);
+  const fallback = path.join(dir, 'node_modules', '.cache', 'fettle', `config-${stamp}.mjs`);
+  let outfile = beside;
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    mkdirSync(path.dirname(fallback), { recursive: true });
+    outfile = fallback;
+  }
   try {
     await build({
       entryPoints: [configPath],
@@ -70,6 +77,7 @@ async function compileConfig(configPath: string, dir: string): Promise<string> {
       target: 'node20',
       sourcemap: 'inline',
       logLevel: 'silent',
+      define: { 'import.meta.filename': JSON.stringify(configPath) },
     });
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);

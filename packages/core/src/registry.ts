@@ -70,7 +70,7 @@ export class Registry {
     return this.plugins.map((plugin) => ({
       name: plugin.name,
       version: plugin.version,
-      itemTypes: (plugin.itemTypes ?? []).map((t) => t.name),
+      itemTypes: (plugin.itemTypes ?? []).map((t) => t.name).sort(),
       transports: (plugin.transports ?? []).map((t) => t.name),
       commands: (plugin.commands ?? []).map((c) => c.name),
     }));

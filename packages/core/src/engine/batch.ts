@@ -44,6 +44,7 @@ export function parseBatchOutput(output: Buffer, count: number): ExecResult[] {
     const outLength = Number(match[3]);
     const errLength = Number(match[4]);
     const start = headerEnd + 1;
+    if (start + outLength + errLength > output.length) break; // cut short: the op's output is incomplete
     results.push({
       code: Number(match[2]),
       stdout: output.subarray(start, start + outLength),

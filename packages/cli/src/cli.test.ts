@@ -1,0 +1,171 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const bin = path.resolve(here, '../dist/bin.js');
+const example = path.resolve(here, '../../../examples/site-basic');
+// Sites live inside this package so that node resolves @fettle/* from its node_modules.
+const sitesRoot = path.resolve(here, '../.test-sites');
+mkdirSync(sitesRoot, { recursive: true });
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+function fettle(args: string[], options: { input?: string } = {}) {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input: options.input, env: { ...process.env, NO_COLOR: '1' } });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function copyExample(): string {
+  const dir = mkdtempSync(path.join(sitesRoot, 'basic-'));
+  made.push(dir);
+  for (const entry of ['fettle.config.ts', 'roles', 'items']) cpSync(path.join(example, entry), path.join(dir, entry), { recursive: true });
+  return dir;
+}
+
+function site(config: string): string {
+  const dir = mkdtempSync(path.join(sitesRoot, 'site-'));
+  made.push(dir);
+  writeFileSync(path.join(dir, 'fettle.config.ts'), config);
+  return dir;
+}
+
+const header = `import { MemoryHostStore, defineSite, definePlugin, defineItemType, z } from '@fettle/core';
+import files from '@fettle/items-files';
+import local from '@fettle/transport-local';
+`;
+
+function simpleSite(items: string, extra = '', hosts = `{ web1: { transport: 'local', transportOptions: { root: 'sandbox/web1' } } }`): string {
+  return site(`${header}${extra}
+export default defineSite({
+  plugins: [files, local${extra ? ', extraPlugin' : ''}],
+  hosts: new MemoryHostStore({ hosts: ${hosts}, groups: { web: ['web1'] }, defaultRoles: ['base'] }),
+  roles: { base: () => (${items}) },
+});
+`);
+}
+
+describe('fettle on examples/site-basic', () => {
+  const dir = copyExample();
+  const motd = path.join(dir, 'sandbox/node1/etc/fettle-demo/motd');
+
+  it('applies everything, then a second apply changes and writes nothing', () => {
+    const first = fettle(['apply', '--site', dir, '--json']);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const run = JSON.parse(first.stdout) as { summary: Record<string, number>; hosts: { host: string; roundTrips: { fileWrites: number } }[] };
+    expect(run.summary).toEqual({ changed: 14, ok: 0, failed: 0, skipped: 0, unreachable: 0, hosts: 2 });
+    expect(readFileSync(motd, 'utf8')).toContain('Hello from node1, this is node1.');
+    const before = statSync(motd).mtimeMs;
+
+    const second = fettle(['apply', '--site', dir, '--json']);
+    expect(second.code).toBe(0);
+    const again = JSON.parse(second.stdout) as typeof run;
+    expect(again.summary).toMatchObject({ changed: 0, ok: 14, failed: 0 });
+    expect(again.hosts.map((h) => h.roundTrips.fileWrites)).toEqual([0, 0]);
+    expect(statSync(motd).mtimeMs).toBe(before);
+
+    const text = fettle(['apply', '--site', dir]);
+    expect(text.stdout).toMatch(/summary: 0 changed, 14 ok, 0 failed, 0 skipped, 0 unreachable \(2 hosts/);
+  });
+
+  it('verify exits 0, then 1 after a hand edit, and plan shows the unified diff', () => {
+    expect(fettle(['verify', '--site', dir]).code).toBe(0);
+    writeFileSync(motd, 'edited by hand\n');
+    const verify = fettle(['verify', '--site', dir]);
+    expect(verify.code).toBe(1);
+    expect(verify.stdout).toContain('file:/etc/fettle-demo/motd');
+    const plan = fettle(['plan', '--site', dir, 'node1']);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain('-edited by hand');
+    expect(plan.stdout).toContain('+Hello from node1, this is node1.');
+    expect(readFileSync(motd, 'utf8')).toBe('edited by hand\n');
+    const dry = fettle(['apply', '--dry-run', '--site', dir, 'node1']);
+    expect(dry.stdout).toContain('would change');
+    expect(readFileSync(motd, 'utf8')).toBe('edited by hand\n');
+    expect(fettle(['apply', '--site', dir, 'node1']).code).toBe(0);
+    expect(fettle(['verify', '--site', dir]).code).toBe(0);
+  });
+
+  it('lists hosts, items and plugins', () => {
+    const hosts = fettle(['hosts', '--site', dir, 'group:web']);
+    expect(hosts.stdout).toMatch(/node1\s+local/);
+    expect(hosts.stdout).not.toContain('node2');
+    const items = JSON.parse(fettle(['items', 'node1', '--site', dir, '--json']).stdout) as { items: { id: string; needs: string[] }[] };
+    expect(items.items.find((i) => i.id === 'file:/etc/fettle-demo/motd')?.needs).toEqual(['directory:/etc/fettle-demo']);
+    const plugins = fettle(['plugins', '--site', dir]);
+    expect(plugins.stdout).toContain('@fettle/items-files');
+    expect(plugins.stdout).toMatch(/item types\s+directory, file, symlink/);
+  });
+});
+
+describe('help', () => {
+  it('prints usage for fettle and each command', () => {
+    const top = fettle(['--help']);
+    expect(top.code).toBe(0);
+    for (const word of ['plan', 'apply', 'verify', 'items', 'hosts', 'plugins', 'Exit codes:', 'Selectors:']) expect(top.stdout).toContain(word);
+    for (const command of ['plan', 'apply', 'verify', 'items', 'hosts', 'plugins']) {
+      const help = fettle([command, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain(`Usage: fettle ${command}`);
+    }
+    expect(fettle(['apply', '--help']).stdout).toContain('--dry-run');
+  });
+});
+
+describe('bad input: a clear message naming the place, no stack trace, exit 3', () => {
+  const cases: [string, () => string, string[], RegExp[]][] = [
+    ['unknown item type', () => simpleSite(`{ 'fiel:/etc/x': { content: 'x' } }`), ['plan'], [/host web1, role base, item fiel:\/etc\/x/, /unknown item type 'fiel'/, /directory, file, symlink/]],
+    ['unknown attribute', () => simpleSite(`{ 'file:/etc/x': { content: 'x', mdoe: '0644' } }`), ['plan'], [/item file:\/etc\/x/, /unknown attribute 'mdoe'/]],
+    ['missing required attribute', () => simpleSite(`{ 'symlink:/etc/x': {} }`), ['plan'], [/item symlink:\/etc\/x/, /missing required attribute 'target'/]],
+    ['wrong attribute type', () => simpleSite(`{ 'file:/etc/x': { content: 42 } }`), ['plan'], [/item file:\/etc\/x/, /attribute 'content': expected string, got number 42/]],
+    ['selector naming no host', () => simpleSite(`{}`), ['plan', 'db*'], [/'db\*' names no host/]],
+    [
+      'two plugins giving one item type',
+      () => simpleSite(`{}`, `import { fileItem } from '@fettle/items-files';\nconst extraPlugin = definePlugin({ name: 'fettle-plugin-myfiles', itemTypes: [fileItem] });\n`),
+      ['plan'],
+      [/item type 'file' is provided by two plugins: '@fettle\/items-files' and 'fettle-plugin-myfiles'/],
+    ],
+    ['a bad mode value', () => simpleSite(`{ 'file:/etc/x': { mode: 644 } }`), ['plan'], [/attribute 'mode': expected string, got number 644/]],
+    ['a relative path', () => simpleSite(`{ 'file:etc/x': {} }`), ['plan'], [/bad item name 'etc\/x': expected an absolute path/]],
+    ['an unknown command option', () => simpleSite(`{}`), ['plan', '--frobnicate'], [/unknown option '--frobnicate'/]],
+  ];
+  for (const [name, make, args, patterns] of cases) {
+    it(name, () => {
+      const dir = make();
+      const result = fettle([...args, '--site', dir]);
+      expect(result.code).toBe(3);
+      for (const pattern of patterns) expect(result.stderr).toMatch(pattern);
+      expect(result.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+    });
+  }
+  it('a missing site', () => {
+    const result = fettle(['plan', '--site', '/nonexistent-site']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/no site config in \/nonexistent-site/);
+  });
+});
+
+describe('exit codes', () => {
+  it('2 when a host is unreachable, while the others finish', () => {
+    const dir = simpleSite(
+      `{ 'file:/x.txt': { content: 'x' } }`,
+      '',
+      `{ web1: { transport: 'local', transportOptions: { root: 'sandbox/web1' } }, dead: { transport: 'local', transportOptions: { root: '/etc/hostname/fettle-cannot-exist' } } }`,
+    );
+    const result = fettle(['apply', '--site', dir, '--json']);
+    expect(result.code).toBe(2);
+    const run = JSON.parse(result.stdout) as { summary: Record<string, number>; hosts: { host: string; status: string; error?: string }[] };
+    expect(run.summary).toMatchObject({ changed: 1, unreachable: 1 });
+    expect(run.hosts.find((h) => h.host === 'dead')?.error).toMatch(/cannot connect/);
+    expect(readFileSync(path.join(dir, 'sandbox/web1/x.txt'), 'utf8')).toBe('x');
+  });
+  it('1 when an item fails', () => {
+    const dir = simpleSite(`{ 'file:/no/such/dir/x.txt': { content: 'x' } }`);
+    expect(fettle(['apply', '--site', dir]).code).toBe(1);
+  });
+});

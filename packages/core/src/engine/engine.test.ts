@@ -1,0 +1,196 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineItemType, type ItemMap } from '../protocols/item.js';
+import { defineFact } from '../protocols/fact.js';
+import { definePlugin } from '../protocols/plugin.js';
+import { defineSite, type Role, type SiteConfig } from '../protocols/site.js';
+import { secret, type SecretStore } from '../protocols/secrets.js';
+import { MemoryHostStore } from '../memory-host-store.js';
+import { Registry } from '../registry.js';
+import { runSite } from './engine.js';
+import { isFettleError } from '../errors.js';
+import { shellTransport } from '../test-support.js';
+import type { RunMode } from './results.js';
+
+/** In-memory "host state" and a log of fix start/end times, per test. */
+function world() {
+  const state = new Map<string, string>();
+  const spans: { id: string; start: number; end: number }[] = [];
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const make = (name: string, options: { blockConcurrent?: string[]; delay?: number; fail?: (id: string) => boolean } = {}) =>
+    defineItemType({
+      name,
+      attributes: z.strictObject({ value: z.string().default('on'), size: z.number().optional() }),
+      blockConcurrent: options.blockConcurrent,
+      cdict: (item) => ({ value: item.attrs.value }),
+      sdict: (item) => Promise.resolve(state.has(item.id) ? { value: state.get(item.id) } : null),
+      async fix(_change, item) {
+        const start = performance.now();
+        await sleep(options.delay ?? 5);
+        if (options.fail?.(item.id)) throw new Error(`boom in ${item.id}`);
+        state.set(item.id, item.attrs.value);
+        spans.push({ id: item.id, start, end: performance.now() });
+      },
+    });
+  return { state, spans, make };
+}
+
+function site(itemTypes: ReturnType<ReturnType<typeof world>['make']>[], items: ItemMap, extra: Partial<SiteConfig> = {}): SiteConfig {
+  const role: Role = () => items;
+  return defineSite({
+    plugins: [definePlugin({ name: 'test-items', itemTypes }), definePlugin({ name: 'test-transport', transports: [shellTransport()] })],
+    hosts: new MemoryHostStore({ hosts: { h1: { transport: 'sh' } }, defaultRoles: ['r'] }),
+    roles: { r: role },
+    ...extra,
+  });
+}
+
+async function run(config: SiteConfig, mode: RunMode = 'apply') {
+  return runSite({ site: config, siteDir: '/tmp', registry: new Registry(config.plugins), hosts: await config.hosts.listHosts(), mode });
+}
+
+const order = (spans: { id: string }[]) => spans.map((span) => span.id);
+
+describe('engine ordering', () => {
+  it('follows needs, needed_by and triggers', async () => {
+    const w = world();
+    const t = w.make('t');
+    const result = await run(
+      site([t], {
+        't:c': { needs: ['t:b'] },
+        't:b': { needs: ['t:a'] },
+        't:a': {},
+        't:z': { needed_by: ['t:a'] },
+        't:after': { triggered: true, needs: [] },
+        't:x': { needs: ['t:c'], triggers: ['t:after'] },
+      }),
+    );
+    expect(result.summary).toMatchObject({ changed: 6, failed: 0, skipped: 0 });
+    const ids = order(w.spans);
+    const before = (a: string, b: string) => expect(ids.indexOf(a)).toBeLessThan(ids.indexOf(b));
+    before('t:z', 't:a');
+    before('t:a', 't:b');
+    before('t:b', 't:c');
+    before('t:c', 't:x');
+    before('t:x', 't:after');
+  });
+
+  it('runs a triggered item only when its trigger changed', async () => {
+    const w = world();
+    const t = w.make('t');
+    w.state.set('t:source', 'on'); // already right: will not change, so no trigger
+    const result = await run(site([t], { 't:source': { triggers: ['t:reload'] }, 't:reload': { triggered: true } }));
+    expect(result.hosts[0]?.items.find((item) => item.id === 't:reload')).toMatchObject({ status: 'skipped', reason: 'not triggered' });
+    expect(w.spans).toHaveLength(0);
+  });
+
+  it('rejects a cycle and names its items', async () => {
+    const w = world();
+    const t = w.make('t');
+    const error = await run(site([t], { 't:a': { needs: ['t:b'] }, 't:b': { needs: ['t:c'] }, 't:c': { needs: ['t:a'] } })).catch((e: unknown) => e);
+    expect(isFettleError(error)).toBe(true);
+    expect(String((error as Error).message)).toMatch(/dependency cycle: t:a -> t:b -> t:c -> t:a/);
+    expect(w.spans).toHaveLength(0);
+  });
+
+  it('never overlaps blockConcurrent items and overlaps independent ones', async () => {
+    const w = world();
+    const serial = w.make('serial', { blockConcurrent: ['serial'], delay: 60 });
+    const parallel = w.make('parallel', { delay: 60 });
+    await run(site([serial, parallel], { 'serial:one': {}, 'serial:two': {}, 'parallel:one': {}, 'parallel:two': {} }));
+    const span = (id: string) => w.spans.find((s) => s.id === id) as { start: number; end: number };
+    const overlaps = (a: string, b: string) => span(a).start < span(b).end && span(b).start < span(a).end;
+    expect(overlaps('serial:one', 'serial:two')).toBe(false);
+    expect(overlaps('parallel:one', 'parallel:two')).toBe(true);
+  });
+
+  it('skips exactly the dependents of a failed item', async () => {
+    const w = world();
+    const t = w.make('t', { fail: (id) => id === 't:bad' });
+    const result = await run(
+      site([t], {
+        't:bad': {},
+        't:child': { needs: ['t:bad'] },
+        't:grandchild': { needs: ['t:child'] },
+        't:independent': {},
+        't:other': { needs: ['t:independent'] },
+      }),
+    );
+    const status = Object.fromEntries((result.hosts[0]?.items ?? []).map((item) => [item.id, item.status]));
+    expect(status).toEqual({ 't:bad': 'failed', 't:child': 'skipped', 't:grandchild': 'skipped', 't:independent': 'changed', 't:other': 'changed' });
+    expect(result.hosts[0]?.items.find((i) => i.id === 't:bad')?.error).toContain('boom in t:bad');
+  });
+
+  it('plan and verify change nothing; a second apply changes nothing', async () => {
+    const w = world();
+    const t = w.make('t');
+    const config = site([t], { 't:a': {}, 't:b': { value: 'x' } });
+    expect((await run(config, 'plan')).summary).toMatchObject({ changed: 2, ok: 0 });
+    expect((await run(config, 'verify')).summary).toMatchObject({ changed: 2 });
+    expect(w.spans).toHaveLength(0);
+    await run(config, 'apply');
+    const second = await run(config, 'apply');
+    expect(second.summary).toMatchObject({ changed: 0, ok: 2, failed: 0 });
+    expect(w.spans).toHaveLength(2);
+  });
+});
+
+describe('engine batching', () => {
+  it('gathers the facts of 200 items in one remote command', async () => {
+    const counter = { execs: 0 };
+    const echo = defineFact<string, string>({
+      name: 'test.echo',
+      command: (queries) => queries.map((q) => `echo ${q}`).join('\n'),
+      parse: (stdout) => stdout.trim().split('\n'),
+    });
+    const other = defineFact<string, string>({
+      name: 'test.other',
+      command: (queries) => queries.map((q) => `echo other-${q}`).join('\n'),
+      parse: (stdout) => stdout.trim().split('\n'),
+    });
+    const probe = defineItemType({
+      name: 'probe',
+      attributes: z.strictObject({}),
+      cdict: (item) => ({ seen: item.name, also: `other-${item.name}` }),
+      sdict: async (item, context) => ({ seen: await context.fact(echo, item.name), also: await Promise.resolve(context.fact(other, item.name)) }),
+      fix: () => Promise.resolve(),
+    });
+    const items = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`probe:n${i}`, {}]));
+    const config = defineSite({
+      plugins: [definePlugin({ name: 'p', itemTypes: [probe], transports: [shellTransport(counter)] })],
+      hosts: new MemoryHostStore({ hosts: { h1: { transport: 'sh' } }, defaultRoles: ['r'] }),
+      roles: { r: () => items },
+    });
+    const result = await run(config, 'verify');
+    expect(result.summary).toMatchObject({ ok: 200, changed: 0, failed: 0 });
+    // Each item asks `echo` and then `other`: two ticks, two batches, whatever the item count.
+    expect(counter.execs).toBe(2);
+    expect(result.hosts[0]?.roundTrips.execs).toBe(2);
+  });
+});
+
+describe('engine secrets', () => {
+  it('never shows a secret value in results or events', async () => {
+    const w = world();
+    const t = w.make('t');
+    const store: SecretStore = {
+      describe: 'test',
+      list: () => Promise.resolve(['db']),
+      get: () => Promise.resolve('hunter2-very-secret'),
+      set: () => Promise.resolve(),
+    };
+    const config = site([t], { 't:a': { value: secret('db') as unknown as string } }, { secrets: store });
+    const events: unknown[] = [];
+    const result = await runSite({
+      site: config,
+      siteDir: '/tmp',
+      registry: new Registry(config.plugins),
+      hosts: await config.hosts.listHosts(),
+      mode: 'plan',
+      emit: (event) => events.push(event),
+    });
+    const text = JSON.stringify({ result, events });
+    expect(text).not.toContain('hunter2');
+    expect(text).toContain('<secret:db>');
+  });
+});

@@ -1,0 +1,33 @@
+// Test helpers for the core's own tests (not exported from the package).
+import { spawn } from 'node:child_process';
+import type { ExecResult, Transport, TransportDefinition } from './protocols/transport.js';
+import { z } from 'zod';
+
+/** Runs commands in a real local `sh`; files are not used by the core's tests. */
+export function shellTransport(counter: { execs: number } = { execs: 0 }): TransportDefinition {
+  return {
+    name: 'sh',
+    description: 'local sh for core tests',
+    options: z.object({}),
+    connect: () =>
+      Promise.resolve<Transport>({
+        root: '/',
+        exec: (command, options = {}) =>
+          new Promise<ExecResult>((resolve, reject) => {
+            counter.execs++;
+            const child = spawn('sh', ['-c', command]);
+            const out: Buffer[] = [];
+            const err: Buffer[] = [];
+            child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+            child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+            child.on('error', reject);
+            child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
+            child.stdin.end(options.stdin === undefined ? undefined : Buffer.from(options.stdin));
+          }),
+        readFile: () => Promise.resolve(null),
+        writeFile: () => Promise.reject(new Error('not used')),
+        stat: () => Promise.resolve(null),
+        close: () => Promise.resolve(),
+      }),
+  };
+}

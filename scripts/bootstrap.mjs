@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// Makes a fresh Debian machine ready for `npm run demo` and `npm test`: the Debian
+// packages the tests use (sshd, age, sudo), pnpm, the workspace's dependencies, and
+// a build. Every step is skipped when already done, so a second run costs little.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PNPM_VERSION = '10.34.9';
+const DEBIAN_PACKAGES = { '/usr/sbin/sshd': 'openssh-server', '/usr/bin/age': 'age', '/usr/bin/sudo': 'sudo', '/usr/bin/ssh': 'openssh-client' };
+const quiet = process.argv.includes('--quiet');
+const env = {
+  ...process.env,
+  TURBO_TELEMETRY_DISABLED: '1',
+  DO_NOT_TRACK: '1',
+  TURBO_NO_UPDATE_NOTIFIER: '1',
+  CI: process.env.CI ?? 'true',
+  DEBIAN_FRONTEND: 'noninteractive',
+};
+
+function log(message) {
+  if (!quiet) process.stderr.write(`bootstrap: ${message}\n`);
+}
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'], ...options });
+  if (result.status !== 0) {
+    process.stderr.write(`bootstrap: '${command} ${args.join(' ')}' failed (exit ${result.status})\n`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+function has(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+// 1. Debian packages (only as root; elsewhere say what is missing).
+const missing = Object.entries(DEBIAN_PACKAGES).filter(([file]) => !existsSync(file)).map(([, pkg]) => pkg);
+if (missing.length > 0) {
+  if (process.getuid?.() === 0 && has('apt-get')) {
+    log(`installing ${missing.join(', ')}`);
+    run('apt-get', ['update', '-qq', '-o', 'DPkg::Lock::Timeout=300']);
+    run('apt-get', ['install', '-y', '-qq', '-o', 'DPkg::Lock::Timeout=300', ...missing], { stdio: ['ignore', 'ignore', 'inherit'] });
+  } else {
+    log(`missing Debian packages ${missing.join(', ')}: install them (as root: apt-get install ${missing.join(' ')}); SSH and age tests need them`);
+  }
+}
+if (process.getuid?.() === 0 && !existsSync('/run/sshd')) run('mkdir', ['-p', '/run/sshd']);
+
+// 2. pnpm, pinned.
+const pnpmVersion = has('pnpm') ? execFileSync('pnpm', ['--version'], { env, encoding: 'utf8' }).trim() : '';
+if (pnpmVersion !== PNPM_VERSION) {
+  log(`installing pnpm ${PNPM_VERSION}`);
+  run('npm', ['install', '--global', '--no-fund', '--no-audit', `pnpm@${PNPM_VERSION}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+// 3. Dependencies and build (turbo caches the build, so a second run is quick).
+run('pnpm', ['install', '--frozen-lockfile', '--reporter=silent']);
+run('pnpm', ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only', '--ui=stream', '--log-prefix=none']);
