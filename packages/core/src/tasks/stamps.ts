@@ -6,7 +6,8 @@ import type { ItemContext } from '../protocols/item.js';
  * Where stamps live on a host (before the transport's root is put in front).
  * One folder per object (the fettle host name), one file per task:
  * `/var/lib/fettle/stamps/HOST/TASK`. Other stamp kinds (a template's hash) use
- * keys with a `:` (`template:%2Fetc%2Fmotd`), which task ids cannot contain.
+ * keys with a `:` (`template:/etc/motd`, stored as `template%3A%2Fetc%2Fmotd`),
+ * which task ids cannot contain.
  */
 export const STAMP_DIR = '/var/lib/fettle/stamps';
 

@@ -1,0 +1,19 @@
+import { shellQuote } from '@fettle/core';
+
+/** Helpers in every template's scope as `h` (e.g. `<%= h.json(context.users) %>`). */
+export const helpers = {
+  /** JSON text of a value, pretty-printed by default. */
+  json: (value: unknown, spaces = 2): string => JSON.stringify(value, null, spaces),
+  /** Indent every line but the first (for values placed after existing indentation) — or all with `first`. */
+  indent: (text: unknown, spaces = 2, first = false): string => {
+    const pad = ' '.repeat(spaces);
+    const lines = String(text).split('\n');
+    return lines.map((line, index) => (line !== '' && (first || index > 0) ? pad + line : line)).join('\n');
+  },
+  /** Quote for POSIX sh. */
+  shellQuote: (value: unknown): string => shellQuote(String(value)),
+  /** One entry per line. */
+  lines: (values: readonly unknown[]): string => values.map(String).join('\n'),
+};
+
+export type TemplateHelpers = typeof helpers;

@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { createTwoFilesPatch } from 'diff';
+import {
+  defineItemType,
+  FettleError,
+  shellQuote,
+  stampPath,
+  taskStamps,
+  writeStamp,
+  z,
+  type Host,
+  type ItemContext,
+  type ItemInstance,
+  type ItemTypeDefinition,
+} from '@fettle/core';
+import { fileStat } from '@fettle/items-files';
+import { digest, loadTemplate, renderBody, renderHash, type LoadedTemplate, type Rendered, type SecretResolver } from './template.js';
+
+const DETAIL_LIMIT = 256 * 1024;
+
+const attributes = z.strictObject({
+  /** The template file, relative to the site folder. */
+  source: z.string().min(1),
+  /** Extra values for the template, as `context` (SecretRefs here are resolved by the engine). */
+  context: z.record(z.string(), z.unknown()).default({}),
+  /** Default 0644, or 0600 when the template calls secret(). */
+  mode: z
+    .string()
+    .regex(/^[0-7]{3,4}$/, 'expected an octal mode string such as "0644"')
+    .transform((mode) => mode.padStart(4, '0'))
+    .optional(),
+  owner: z.string().min(1).optional(),
+  group: z.string().min(1).optional(),
+});
+
+export type TemplateAttributes = z.output<typeof attributes>;
+
+/** A host's stamp for one template file (its hash block's digest). Task ids cannot contain ':'. */
+export const templateStamp = (host: string, file: string): string => stampPath(host, `template:${file}`);
+
+/**
+ * Secrets named inside a template resolve through `ItemContext.secret(name)`, which
+ * the engine would provide (resolving with the site's store for this host and
+ * registering the value for redaction). Until then, secrets come in through
+ * `context`, where the engine resolves SecretRefs before the item is built.
+ */
+function secretResolver(context: ItemContext): SecretResolver {
+  const resolve = (context as ItemContext & { secret?: unknown }).secret;
+  if (typeof resolve === 'function') return (name) => (resolve as SecretResolver).call(context, name);
+  return (name) =>
+    Promise.reject(
+      new FettleError('E_SECRET', `secret('${name}') in a template needs ItemContext.secret(), which this fettle core does not provide`, {
+        where: `host ${context.host.name}`,
+        hint: `pass it from the role instead: context: { ${/^[A-Za-z_$][\w$]*$/.test(name) ? name : 'value'}: secret('${name}') }, used as <%= context.… %>`,
+      }),
+    );
+}
+
+function validatePath(name: string): string | undefined {
+  if (!name.startsWith('/')) return 'expected an absolute path';
+  const normal = path.posix.normalize(name);
+  if (name.endsWith('/') || normal !== name) return `expected a normalised path such as ${normal.replace(/(.)\/$/, '$1')}`;
+  return undefined;
+}
+
+/** Every ancestor folder as directory and symlink ids: a template needs whichever exist. */
+function parentItems(name: string): string[] {
+  const ids: string[] = [];
+  for (let current = path.posix.dirname(name); current !== '/' && current !== '.'; current = path.posix.dirname(current)) {
+    ids.push(`directory:${current}`, `symlink:${current}`);
+  }
+  return ids;
+}
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+interface Cache {
+  readonly template: LoadedTemplate;
+  readonly rendered?: Rendered | undefined;
+}
+
+async function render(item: ItemInstance<TemplateAttributes>, context: ItemContext, cache: Cache | undefined): Promise<Rendered> {
+  if (cache?.rendered) return cache.rendered;
+  const template = cache?.template ?? (await loadTemplate(context.siteDir, item.attrs.source));
+  return renderBody(template, { host: context.host, context: item.attrs.context }, context.siteDir, secretResolver(context));
+}
+
+/** Render an item's file as a preview: no host contact, secrets shown as `<secret:NAME>`. */
+async function preview(item: ItemInstance<TemplateAttributes>, env: { readonly host: Host; readonly siteDir: string }): Promise<string> {
+  const template = await loadTemplate(env.siteDir, item.attrs.source);
+  return (await renderBody(template, { host: env.host, context: item.attrs.context }, env.siteDir)).display;
+}
+
+/**
+ * A file rendered from an Eta template in the site. Without a hash block it is
+ * compared by content, like `file`. With `<% hash %>…<% /hash %>` only that block
+ * is rendered to decide: the file is rendered and written again only when the
+ * block's value changed (its digest is kept in a stamp on the host) or the file is missing.
+ */
+export const templateItem: ItemTypeDefinition<typeof attributes> & { preview: typeof preview } = {
+  ...defineItemType({
+    name: 'template',
+    description: 'a file rendered from an Eta template in the site, with host, vars, context, secrets and an optional hash block',
+    attributes,
+    validateName: validatePath,
+    implicitNeeds: (item) => parentItems(item.name),
+
+    async cdict(item, context) {
+      const template = await loadTemplate(context.siteDir, item.attrs.source);
+      const input = { host: context.host, context: item.attrs.context };
+      const base = {
+        type: 'file',
+        mode: item.attrs.mode ?? (template.usesSecrets ? '0600' : '0644'),
+        ...(item.attrs.owner === undefined ? {} : { owner: item.attrs.owner }),
+        ...(item.attrs.group === undefined ? {} : { group: item.attrs.group }),
+      };
+      const hash = await renderHash(template, input, context.siteDir, secretResolver(context));
+      if (hash !== undefined) return { ...base, hash: digest(hash), _cache: { template } satisfies Cache };
+      const rendered = await renderBody(template, input, context.siteDir, secretResolver(context));
+      const content = Buffer.from(rendered.content, 'utf8');
+      return { ...base, sha256: sha256(content), _cache: { template, rendered } satisfies Cache };
+    },
+
+    async sdict(item, context) {
+      // Both asks in one tick: they join the host's batch whatever the template holds.
+      const [stat, stamp] = await Promise.all([context.fact(fileStat, item.name), context.fact(taskStamps, templateStamp(context.host.name, item.name))]);
+      if (!stat) return null;
+      return { type: stat.type, sha256: stat.sha256, mode: stat.mode, owner: stat.owner, group: stat.group, hash: stamp?.hash ?? null };
+    },
+
+    async fix(change, item, context) {
+      if (change.cdict === null) return;
+      if (change.sdict?.['type'] === 'directory') throw new Error(`${item.name} is a directory; refusing to replace it with a file`);
+      const wanted = { mode: change.cdict['mode'] as string, owner: item.attrs.owner, group: item.attrs.group };
+      const hash = change.cdict['hash'];
+      if (change.sdict === null || ['sha256', 'hash', 'type'].some((key) => change.keys.includes(key))) {
+        const rendered = await render(item, context, change.cdict['_cache'] as Cache | undefined);
+        await context.writeFile(item.name, rendered.content, wanted);
+        if (typeof hash === 'string') await writeStamp(context, templateStamp(context.host.name, item.name), { ran: Date.now(), hash });
+        return;
+      }
+      const real = shellQuote(context.path(item.name));
+      const commands: string[] = [];
+      if (change.keys.includes('mode')) commands.push(`chmod ${wanted.mode} ${real}`);
+      if (change.keys.includes('owner') || change.keys.includes('group')) {
+        commands.push(`chown ${shellQuote(`${wanted.owner ?? ''}${wanted.group === undefined ? '' : `:${wanted.group}`}`)} ${real}`);
+      }
+      if (commands.length > 0) await context.runChecked(commands.join(' && '));
+    },
+
+    displayValue: (key, value) => ((key === 'sha256' || key === 'hash') && typeof value === 'string' ? `sha256:${value.slice(0, 16)}…` : String(value)),
+
+    async diffDetail(change, item, context) {
+      if (change.cdict === null || (change.sdict !== null && !['sha256', 'hash', 'type'].some((key) => change.keys.includes(key)))) return undefined;
+      const rendered = await render(item, context, change.cdict['_cache'] as Cache | undefined);
+      if (rendered.display.length > DETAIL_LIMIT) return undefined;
+      const current = change.sdict?.['type'] === 'file' ? await context.readFile(item.name) : Buffer.alloc(0);
+      if (current === null || current.length > DETAIL_LIMIT || current.includes(0)) return undefined;
+      // The host's copy holds the real secret values: show their names instead.
+      let shown = current.toString('utf8');
+      for (const [name, value] of rendered.secrets) if (value.length > 0) shown = shown.split(value).join(`<secret:${name}>`);
+      const patch = createTwoFilesPatch(item.name, item.name, shown, rendered.display, '', '', { context: 3 });
+      return patch.split('\n').filter((line) => !line.startsWith('Index:') && !line.startsWith('====')).join('\n').trimEnd();
+    },
+  }),
+  preview,
+};
