@@ -5,8 +5,9 @@ import { Output } from './output.js';
 import { loadSite, type LoadedSite } from './site.js';
 import { runCommand } from './commands/run.js';
 import { hostsCommand, itemsCommand, pluginsCommand } from './commands/inspect.js';
+import { tasksCommand } from './commands/tasks.js';
 
-const BUILTIN = new Set(['plan', 'apply', 'verify', 'items', 'hosts', 'plugins', 'help']);
+const BUILTIN = new Set(['plan', 'apply', 'verify', 'items', 'tasks', 'hosts', 'plugins', 'help']);
 
 interface GlobalOptions {
   site: string;
@@ -73,8 +74,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('items')
     .summary('list the items a host gets, with attributes and dependencies')
     .argument('<host>', 'host name')
+    .option('--preview <item>', 'print the content an item would write (e.g. template:/etc/motd), rendered without contacting the host')
+    .action(async (host: string, options: { preview?: string }) => {
+      exitCode = await itemsCommand(await site(), output(), host, options.preview);
+    });
+  program
+    .command('tasks')
+    .summary('list the setup tasks of a host: whether each would run, and why')
+    .argument('<host>', 'host name')
     .action(async (host: string) => {
-      exitCode = await itemsCommand(await site(), output(), host);
+      exitCode = await tasksCommand(await site(), output(), host);
     });
   program
     .command('hosts')

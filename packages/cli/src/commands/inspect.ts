@@ -1,4 +1,4 @@
-import { buildGraph, buildHostItems, type Host } from '@fettle/core';
+import { buildGraph, buildHostItems, type BuiltItem, type Host } from '@fettle/core';
 import pc from 'picocolors';
 import { FettleError } from '@fettle/core';
 import type { Output } from '../output.js';
@@ -34,9 +34,25 @@ async function findHost(site: LoadedSite, name: string): Promise<Host> {
 }
 
 /** `fettle items HOST`: the items a host gets, with their attributes and dependencies. */
-export async function itemsCommand(site: LoadedSite, out: Output, hostName: string): Promise<number> {
+/** An item type may offer `preview(item, { host, siteDir })`: the content it would write (template-eta does). */
+type Preview = (item: { id: string; name: string; attrs: unknown }, env: { host: Host; siteDir: string }) => Promise<string>;
+
+/** `fettle items HOST --preview ITEM`: print what the item would write, computed without contacting the host. */
+async function previewCommand(site: LoadedSite, out: Output, host: Host, items: readonly BuiltItem[], id: string): Promise<number> {
+  const item = items.find((candidate) => candidate.id === id);
+  if (!item) throw new FettleError('E_ARGUMENT', `host ${host.name} has no item '${id}'`, { expected: `one of ${items.map((i) => i.id).join(', ')}` });
+  const preview = (item.type as { preview?: Preview }).preview;
+  if (typeof preview !== 'function') throw new FettleError('E_ARGUMENT', `items of type '${item.typeName}' have no preview`, { where: id, hint: 'template items do' });
+  const content = await preview.call(item.type, { id: item.id, name: item.name, attrs: item.attrs }, { host, siteDir: site.dir });
+  if (out.json) out.document({ host: host.name, item: id, content });
+  else out.stdout.write(out.redactor.scrub(content));
+  return 0;
+}
+
+export async function itemsCommand(site: LoadedSite, out: Output, hostName: string, preview?: string): Promise<number> {
   const host = await findHost(site, hostName);
   const built = await buildHostItems(host, site.config, site.registry, out.redactor);
+  if (preview !== undefined) return previewCommand(site, out, host, built.items, preview);
   const graph = buildGraph(built.items, host.name);
   const items = graph.order.map((id) => {
     const item = built.items.find((candidate) => candidate.id === id);
