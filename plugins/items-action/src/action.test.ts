@@ -6,6 +6,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryHostStore, Registry, runSite, type ItemMap, type RunMode, type SiteConfig } from '@fettle/core';
 import localTransport from '@fettle/transport-local';
+import sshTransport from '@fettle/transport-ssh';
+import { sshdForTests, type SshdKit } from '@fettle/testkit';
 import actionPlugin, { commandStatus } from './index.js';
 
 const run = promisify(execFile);
@@ -18,10 +20,21 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function apply(items: ItemMap, mode: RunMode = 'apply') {
+const sshd = sshdForTests({ hosts: ['h1'] });
+beforeAll(sshd.start);
+afterAll(sshd.stop);
+
+/** h1 over the local transport, or over SSH to the test kit's sshd (as this user). */
+function hostStore(kit?: SshdKit): MemoryHostStore {
+  if (!kit) return new MemoryHostStore({ hosts: { h1: { transport: 'local', transportOptions: { root: path.join(dir, 'root') } } }, defaultRoles: ['r'] });
+  const transportOptions = { identityFile: kit.clientKeyPath, knownHosts: kit.knownHostsPath, sshConfig: false, agent: false, root: kit.hosts['h1']?.root ?? '/' };
+  return new MemoryHostStore({ hosts: { h1: { transport: 'ssh', address: kit.address, port: kit.port, user: kit.user, transportOptions } }, defaultRoles: ['r'] });
+}
+
+async function apply(items: ItemMap, mode: RunMode = 'apply', kit?: SshdKit) {
   const site: SiteConfig = {
-    plugins: [actionPlugin, localTransport],
-    hosts: new MemoryHostStore({ hosts: { h1: { transport: 'local', transportOptions: { root: path.join(dir, 'root') } } }, defaultRoles: ['r'] }),
+    plugins: [actionPlugin, localTransport, sshTransport],
+    hosts: hostStore(kit),
     roles: { r: () => items },
   };
   const result = await runSite({ site, siteDir: dir, registry: new Registry(site.plugins), hosts: await site.hosts.listHosts(), mode });
@@ -137,5 +150,23 @@ describe('action item', () => {
     const error = await apply({ 'action:nothing': { unless: 'true' } }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'E_ATTRIBUTE', where: expect.stringContaining('item action:nothing') as unknown });
     expect(String(error)).toContain("missing required attribute 'command'");
+  });
+
+  it('over SSH: 20 guards cost one exec; 10 unguarded actions run in one remote script', async () => {
+    const kit = sshd.get();
+    const s = await scratch('ssh');
+    const guarded = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`action:guarded${i}`, { command: `echo g${i} >> ${s.log}`, unless: `test ${i} -ge 0` }]));
+    let mark = await kit.mark();
+    expect((await apply(guarded, 'apply', kit)).result.summary).toMatchObject({ ok: 20, changed: 0 });
+    expect(await kit.countsSince(mark)).toMatchObject({ connections: 1, execs: 1 });
+
+    const unguarded = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`action:run${i}`, { command: `echo r${i} >> ${s.log}` }]));
+    mark = await kit.mark();
+    const { result, host } = await apply(unguarded, 'apply', kit);
+    expect(result.summary).toMatchObject({ changed: 10, failed: 0 });
+    // Nothing to gather or confirm without guards: the fixes are the only remote command.
+    expect(host.roundTrips.execs).toBe(1);
+    expect(await kit.countsSince(mark)).toMatchObject({ connections: 1, execs: 1 });
+    expect((await s.lines()).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `r${i}`).sort());
   });
 });

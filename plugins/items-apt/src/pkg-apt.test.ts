@@ -6,6 +6,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryHostStore, Registry, runSite, type ItemMap, type RunMode, type SiteConfig } from '@fettle/core';
 import localTransport from '@fettle/transport-local';
+import sshTransport from '@fettle/transport-ssh';
+import { sshdForTests, type SshdKit } from '@fettle/testkit';
 import aptPlugin from './index.js';
 
 // Against the machine's real apt and dpkg (tests run as root on Debian 12).
@@ -57,10 +59,21 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 }, 600_000);
 
-async function run(items: ItemMap, mode: RunMode = 'apply') {
+const sshd = sshdForTests({ hosts: ['h1'] });
+beforeAll(sshd.start);
+afterAll(sshd.stop);
+
+/** h1 over the local transport, or over SSH to the test kit's sshd (as this user, root). */
+function hostStore(kit?: SshdKit): MemoryHostStore {
+  if (!kit) return new MemoryHostStore({ hosts: { h1: { transport: 'local', transportOptions: { root: path.join(dir, 'root') } } }, defaultRoles: ['r'] });
+  const transportOptions = { identityFile: kit.clientKeyPath, knownHosts: kit.knownHostsPath, sshConfig: false, agent: false, root: kit.hosts['h1']?.root ?? '/' };
+  return new MemoryHostStore({ hosts: { h1: { transport: 'ssh', address: kit.address, port: kit.port, user: kit.user, transportOptions } }, defaultRoles: ['r'] });
+}
+
+async function run(items: ItemMap, mode: RunMode = 'apply', kit?: SshdKit) {
   const site: SiteConfig = {
-    plugins: [aptPlugin, localTransport],
-    hosts: new MemoryHostStore({ hosts: { h1: { transport: 'local', transportOptions: { root: path.join(dir, 'root') } } }, defaultRoles: ['r'] }),
+    plugins: [aptPlugin, localTransport, sshTransport],
+    hosts: hostStore(kit),
     roles: { r: () => items },
   };
   const result = await runSite({ site, siteDir: dir, registry: new Registry(site.plugins), hosts: await site.hosts.listHosts(), mode });
@@ -69,19 +82,33 @@ async function run(items: ItemMap, mode: RunMode = 'apply') {
   return { result, host, byId: Object.fromEntries(host.items.map((item) => [item.id, item])) };
 }
 
+/** 30 pkg_apt items for packages this machine has installed. */
+async function thirtyInstalled(): Promise<ItemMap> {
+  const installed = (await sh(`dpkg-query -W -f '\${db:Status-Abbrev} \${Package}\\n'`))
+    .split('\n')
+    .filter((line) => line.startsWith('ii '))
+    .map((line) => line.slice(3).trim())
+    .filter((name) => /^[a-z0-9][a-z0-9+.-]*$/.test(name))
+    .slice(0, 30);
+  expect(installed).toHaveLength(30);
+  return Object.fromEntries(installed.map((name) => [`pkg_apt:${name}`, {}]));
+}
+
 describe('pkg_apt on the real apt', () => {
-  it('gathers the state of 30 packages with one remote command', async () => {
-    const installed = (await sh(`dpkg-query -W -f '\${db:Status-Abbrev} \${Package}\\n'`))
-      .split('\n')
-      .filter((line) => line.startsWith('ii '))
-      .map((line) => line.slice(3).trim())
-      .filter((name) => /^[a-z0-9][a-z0-9+.-]*$/.test(name))
-      .slice(0, 30);
-    expect(installed).toHaveLength(30);
-    const items = Object.fromEntries(installed.map((name) => [`pkg_apt:${name}`, {}]));
-    const { result, host } = await run(items, 'verify');
+  it('gathers the state of 30 packages with one remote command (local transport)', async () => {
+    const { result, host } = await run(await thirtyInstalled(), 'verify');
     expect(result.summary).toMatchObject({ ok: 30, changed: 0, failed: 0 });
     expect(host.roundTrips.execs).toBe(1);
+  });
+
+  it('gathers the state of 30 packages with one connection and one exec over SSH', async () => {
+    const kit = sshd.get();
+    const items = await thirtyInstalled();
+    const mark = await kit.mark();
+    const { result, host } = await run(items, 'verify', kit);
+    expect(result.summary).toMatchObject({ ok: 30, changed: 0, failed: 0 });
+    expect(host.roundTrips.execs).toBe(1);
+    expect(await kit.countsSince(mark)).toMatchObject({ connections: 1, execs: 1 });
   });
 
   it('installs absent packages with one apt-get, verifies them, removes them; second applies change nothing', async () => {
@@ -118,6 +145,27 @@ describe('pkg_apt on the real apt', () => {
 
     const removedAgain = await run(absent);
     expect(removedAgain.result.summary).toMatchObject({ ok: 2, changed: 0, failed: 0 });
+  });
+
+  it('installs and removes over SSH: one connection, gather + one apt-get + confirm', async () => {
+    const kit = sshd.get();
+    const [first] = picked as [(typeof picked)[number]];
+    const id = `pkg_apt:${first.name}`;
+    let mark = await kit.mark();
+    const install = await run({ [id]: {} }, 'apply', kit);
+    expect(install.result.summary).toMatchObject({ changed: 1, failed: 0 });
+    expect(await kit.countsSince(mark)).toMatchObject({ connections: 1, execs: 3 });
+    expect(await dpkgVersion(first.name)).toBe(first.candidate);
+
+    mark = await kit.mark();
+    expect((await run({ [id]: {} }, 'apply', kit)).result.summary).toMatchObject({ ok: 1, changed: 0 });
+    expect(await kit.countsSince(mark)).toMatchObject({ connections: 1, execs: 1 });
+
+    mark = await kit.mark();
+    const remove = await run({ [id]: { installed: false } }, 'apply', kit);
+    expect(remove.result.summary).toMatchObject({ changed: 1, failed: 0 });
+    expect(await kit.countsSince(mark)).toMatchObject({ connections: 1, execs: 3 });
+    expect(await dpkgVersion(first.name)).toBeNull();
   });
 
   it("fails an unknown package with apt's own message", async () => {

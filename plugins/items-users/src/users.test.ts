@@ -7,6 +7,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryHostStore, Registry, runSite, secret, type ItemMap, type RunMode, type SecretStore, type SiteConfig } from '@fettle/core';
 import localTransport from '@fettle/transport-local';
+import sshTransport from '@fettle/transport-ssh';
+import { sshdForTests, type SshdKit } from '@fettle/testkit';
 import usersPlugin from './index.js';
 
 // Real useradd/usermod/userdel on this machine (root, Debian 12), with names that cannot collide.
@@ -18,6 +20,8 @@ const tag = randomBytes(4).toString('hex');
 const USER = `fettletest${tag}u`; // 19 characters: under useradd's 31
 const GROUP = `fettletest${tag}g`;
 const EXTRA = `fettletest${tag}x`;
+const SSH_USER = `fettletest${tag}s`;
+const SSH_GROUP = `fettletest${tag}t`;
 const HASH_1 = '$6$fettlesalt$MRpsu15t3egJ4Wb1Liffvwg3ZKwhXT19PUK3bVqX9Ltlmy4GWRIyZT2STlNDKV/3qD7e8FrmAPqNQj9WVfiAe0';
 const HASH_2 = '$6$othersalt$9tQ4wDVyOeu0lG1ttCPpUKHhKc8R/ZoWbJVvAZ8eB0N4z0kV4cC5n6y9ajQY3p1Jc3h1rO7yqv2eqQ0m8V7Zx.';
 let dir: string;
@@ -39,7 +43,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Whatever a failed test left behind.
-  await sh(`userdel ${USER} 2>/dev/null; for g in ${USER} ${GROUP} ${EXTRA}; do groupdel $g 2>/dev/null; done; rm -rf /home/${USER} /var/mail/${USER}; true`);
+  for (const user of [USER, SSH_USER]) await sh(`userdel ${user} 2>/dev/null; rm -rf /home/${user} /var/mail/${user}; true`);
+  await sh(`for g in ${USER} ${GROUP} ${EXTRA} ${SSH_USER} ${SSH_GROUP}; do groupdel $g 2>/dev/null; done; true`);
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -50,10 +55,21 @@ const store: SecretStore = {
   set: () => Promise.reject(new Error('read-only')),
 };
 
-async function run(items: ItemMap, mode: RunMode = 'apply') {
+const sshd = sshdForTests({ hosts: ['h1'] });
+beforeAll(sshd.start);
+afterAll(sshd.stop);
+
+/** h1 over the local transport, or over SSH to the test kit's sshd (as this user, root). */
+function hostStore(kit?: SshdKit): MemoryHostStore {
+  if (!kit) return new MemoryHostStore({ hosts: { h1: { transport: 'local', transportOptions: { root: path.join(dir, 'root') } } }, defaultRoles: ['r'] });
+  const transportOptions = { identityFile: kit.clientKeyPath, knownHosts: kit.knownHostsPath, sshConfig: false, agent: false, root: kit.hosts['h1']?.root ?? '/' };
+  return new MemoryHostStore({ hosts: { h1: { transport: 'ssh', address: kit.address, port: kit.port, user: kit.user, transportOptions } }, defaultRoles: ['r'] });
+}
+
+async function run(items: ItemMap, mode: RunMode = 'apply', kit?: SshdKit) {
   const site: SiteConfig = {
-    plugins: [usersPlugin, localTransport],
-    hosts: new MemoryHostStore({ hosts: { h1: { transport: 'local', transportOptions: { root: path.join(dir, 'root') } } }, defaultRoles: ['r'] }),
+    plugins: [usersPlugin, localTransport, sshTransport],
+    hosts: hostStore(kit),
     secrets: store,
     roles: { r: () => items },
   };
@@ -138,5 +154,27 @@ describe('user and group on this machine', () => {
     const { byId } = await run({ [`user:${USER}`]: { gid: `${GROUP}nosuch` } });
     expect(byId[`user:${USER}`]).toMatchObject({ status: 'failed' });
     expect(byId[`user:${USER}`]?.error).toMatch(/group '.*nosuch' does not exist/);
+  });
+
+  it('over SSH: one connection; a no-op apply is one exec, creating a user after its group two waves of three', async () => {
+    const kit = sshd.get();
+    const items: ItemMap = {
+      [`group:${SSH_GROUP}`]: {},
+      [`user:${SSH_USER}`]: { groups: [SSH_GROUP], shell: '/bin/sh', password_hash: HASH_1 },
+    };
+    let mark = await kit.mark();
+    const create = await run(items, 'apply', kit);
+    expect(create.result.summary).toMatchObject({ changed: 2, failed: 0 });
+    // gather; wave 1 (group): fix, confirm; wave 2 (user): re-gather, fix, confirm
+    expect(await kit.countsSince(mark)).toMatchObject({ connections: 1, execs: 6 });
+    expect(await getent('group', SSH_GROUP)).toMatch(new RegExp(`:${SSH_USER}$`));
+
+    mark = await kit.mark();
+    expect((await run(items, 'apply', kit)).result.summary).toMatchObject({ ok: 2, changed: 0 });
+    expect(await kit.countsSince(mark)).toMatchObject({ connections: 1, execs: 1 });
+
+    const gone = await run({ [`user:${SSH_USER}`]: { delete: true }, [`group:${SSH_GROUP}`]: { delete: true } }, 'apply', kit);
+    expect(gone.result.summary).toMatchObject({ changed: 2, failed: 0 });
+    expect(await getent('passwd', SSH_USER)).toBe('');
   });
 });
