@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -36,6 +36,9 @@ let clock = new Date('2026-03-01T08:00:00.000Z');
 const base = (cachePath: string): FleetOptions => ({ hosts, connect, cachePath, now: () => clock, concurrency: 4, commandTimeoutMs: 300_000 });
 const byName = (reports: readonly HostReport[]) => Object.fromEntries(reports.map((r) => [r.name, r]));
 const execsOf = (name: string): number => counts.execs.get(name)?.length ?? 0;
+
+/** Holds apt's lists lock (fcntl, as apt takes it) for 5 s. */
+const LOCK_HOLDER = "import fcntl, time; f = open('/var/lib/apt/lists/lock', 'w'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(5)";
 
 /** What apt itself says right now, to compare with what the fleet reports. */
 function aptNow() {
@@ -128,10 +131,15 @@ describe('fleet operations on the local machine', () => {
 
   it('sync-repos: the real apt-get update as root; skipped or refused for a non-root login; updates turn stale', async () => {
     clock = new Date(clock.getTime() + 60_000);
+    // Another apt holds the lists lock for a few seconds: the sync waits for it instead of failing.
+    const holder = spawn('python3', ['-c', LOCK_HOLDER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
     // apt-get update runs once in this file, bounded by commandTimeoutMs.
     const report = await syncRepos({ ...base(cachePath), hosts: hosts.filter((h) => h.name !== 'local2'), commandTimeoutMs: 240_000 });
+    holder.kill();
     const r = byName(report.hosts);
     expect(r['local1'], r['local1']?.message ?? '').toMatchObject({ status: 'ok', stale: true });
+    expect(r['local1']?.durationMs).toBeGreaterThan(4000);
     expect(r['nobody-skip']).toMatchObject({ status: 'skipped' });
     expect(r['nobody-skip']?.message).toMatch(/needs root and sudo_policy is skip/);
     expect(r['nobody-sudo']).toMatchObject({ status: 'failed' });

@@ -40,7 +40,12 @@ export function updatesText(host: HostReport): string {
 
 /** Why a host is not ok, in a few words. */
 export function problemText(host: HostReport): string {
-  if (host.status === 'unreachable') return `${REASON_TEXT[host.reason ?? 'other'] ?? 'unreachable'}${host.message ? `: ${host.message}` : ''}`;
+  if (host.status === 'unreachable') {
+    const reason = REASON_TEXT[host.reason ?? 'other'] ?? 'unreachable';
+    // Transports often say it already ("… connection refused"): no need to say it twice.
+    if (host.message?.toLowerCase().includes(reason)) return host.message;
+    return `${reason}${host.message ? `: ${host.message}` : ''}`;
+  }
   return host.message ?? '';
 }
 
@@ -48,7 +53,8 @@ export function problemText(host: HostReport): string {
 export function hostLine(command: FleetReport['command'], host: HostReport, width = 0): string {
   const name = host.name.padEnd(width);
   const cached = host.source === 'cache' ? ' (cached)' : '';
-  if (host.status !== 'ok') return `${name}  ${host.status}  ${problemText(host)}`.trimEnd();
+  // Statuses padded to the longest ('unreachable'), so details line up.
+  if (host.status !== 'ok') return `${name}  ${host.status.padEnd(11)}  ${problemText(host)}`.trimEnd();
   let detail = '';
   if (command === 'discover') {
     const d = host.discovery;
@@ -60,8 +66,8 @@ export function hostLine(command: FleetReport['command'], host: HostReport, widt
   } else if (command === 'sync-repos') {
     detail = `${host.discovery?.packageManager ?? ''} repositories refreshed`.trim();
   }
-  const warnings = host.warnings.map((w) => `\n${' '.repeat(width + 2)}warning: ${w}`).join('');
-  return `${name}  ok  ${detail}${cached}${warnings}`.trimEnd();
+  const warnings = host.warnings.map((w) => `\n${' '.repeat(width + 15)}warning: ${w}`).join('');
+  return `${name}  ${'ok'.padEnd(11)}  ${detail}${cached}${warnings}`.trimEnd();
 }
 
 export function summaryLine(summary: Summary, command: FleetReport['command']): string {
@@ -83,7 +89,7 @@ function hostRow(host: HostReport, now: Date): string[] {
   const u = host.updates;
   return [
     host.name,
-    host.status === 'unreachable' ? `unreachable (${REASON_TEXT[host.reason ?? 'other'] ?? ''})` : host.status,
+    host.status === 'unreachable' ? `unreachable (${host.reason ?? 'other'})` : host.status,
     osText(host) || '-',
     host.discovery?.packageManager ?? '-',
     u ? String(u.packages.length) : '-',

@@ -26,6 +26,8 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 7px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); background: var(--bg); }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.status { white-space: nowrap; }
+tr.stale > td { background: #fffdf0; } tr.stale td.when { color: var(--warn); font-weight: 600; }
 .pill { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; font-weight: 600; border: 1px solid; white-space: nowrap; }
 .pill.ok { color: var(--ok); border-color: #aceebb; background: #dafbe1; }
 .pill.unreachable, .pill.failed { color: var(--bad); border-color: #ffcecb; background: #ffebe9; }
@@ -51,15 +53,15 @@ function hostRow(host: HostReport, now: Date): string {
   const status = `<span class="pill ${host.status}">${esc(host.status)}</span>${host.stale ? '<span class="pill stale" title="updates not listed within the stale threshold">stale</span>' : ''}`;
   const why = host.status === 'ok' ? '' : `<div class="why">${esc(problemText(host))}</div>`;
   const securityCell = !u ? '–' : !u.securityChecked ? '<span title="this package manager gives no security data">?</span>' : security > 0 ? `<span class="sec">${security}</span>` : '0';
-  return `<tr>
+  return `<tr${host.stale ? ' class="stale"' : ''}>
 <td><b>${esc(host.name)}</b>${why}</td>
-<td>${status}</td>
+<td class="status">${status}</td>
 <td>${esc(osText(host) || '–')}${host.discovery ? `<div class="why">${esc(host.discovery.arch)} · kernel ${esc(host.discovery.kernel)}</div>` : ''}</td>
 <td>${esc(host.discovery?.packageManager ?? '–')}</td>
 <td class="num">${u ? u.packages.length : '–'}</td>
 <td class="num">${securityCell}</td>
 <td>${u?.rebootRequired ? '<b>yes</b>' : u?.rebootRequired === false ? 'no' : '–'}</td>
-<td title="${esc(host.lastRefresh ?? '')}">${esc(ago(host.lastRefresh, now))}</td>
+<td class="when" title="${esc(host.lastRefresh ?? '')}">${esc(ago(host.lastRefresh, now))}</td>
 </tr>`;
 }
 
@@ -73,7 +75,8 @@ function hostDetails(host: HostReport): string {
         `<tr class="${p.security ? 'security' : ''}"><td><code>${esc(p.name)}</code></td><td><code>${esc(p.currentVersion ?? 'new')}</code></td><td><code>${esc(p.newVersion)}</code></td><td>${esc(p.source ?? '')}</td><td>${p.security ? '<span class="sec">security</span>' : ''}</td></tr>`,
     )
     .join('\n');
-  return `<details${security > 0 ? ' open' : ''}><summary>${esc(host.name)}: ${packages.length} updates${security > 0 ? `, <span class="sec">${security} security</span>` : ''}</summary>
+  // Short lists with security updates open by themselves; long ones stay folded under their counts.
+  return `<details${security > 0 && packages.length <= 25 ? ' open' : ''}><summary>${esc(host.name)}: ${packages.length} updates${security > 0 ? `, <span class="sec">${security} security</span>` : ''}</summary>
 <table><thead><tr><th>package</th><th>installed</th><th>new</th><th>source</th><th></th></tr></thead><tbody>
 ${rows}
 </tbody></table></details>`;

@@ -50,8 +50,9 @@ export function buildScript(sections: readonly Section[], privilege: Privilege, 
       lines.push(`printf '\\n${tag} skip ${section.name}\\n'`);
       continue;
     }
+    // A subshell, so a section's `exit` ends that section, not the script.
     const command =
-      section.root && privilege.uid !== 0 ? `sudo -n env LC_ALL=C LANG=C sh -c ${shellQuote(section.command)}` : `{ ${section.command}\n}`;
+      section.root && privilege.uid !== 0 ? `sudo -n env LC_ALL=C LANG=C sh -c ${shellQuote(section.command)}` : `( ${section.command}\n)`;
     lines.push(
       `printf '\\n${tag} begin ${section.name}\\n'; printf '\\n${tag} begin ${section.name}\\n' >&2`,
       `${command} </dev/null`,

@@ -32,6 +32,23 @@ function isSecurityOrigin(origin: string): boolean {
   return /-security/i.test(origin);
 }
 
+/**
+ * `apt-get update`, retried for up to 5 minutes while another apt run (unattended-upgrades,
+ * a second fettle) holds the lists lock: apt 2.x waits for the dpkg lock
+ * (DPkg::Lock::Timeout) but not for that one. Other failures are reported at once.
+ */
+const APT_UPDATE = String.raw`n=0
+while :; do
+  out=$(apt-get -q update -o DPkg::Lock::Timeout=300 2>&1); rc=$?
+  case "$rc:$out" in
+    0:*) printf '%s\n' "$out"; exit 0 ;;
+    *"Could not get lock"*) ;;
+    *) printf '%s\n' "$out" >&2; exit $rc ;;
+  esac
+  n=$((n + 1)); if [ $n -ge 60 ]; then printf '%s\n' "$out" >&2; exit $rc; fi
+  sleep 5
+done`;
+
 export const aptProvider: PackageProvider = {
   name: 'apt',
   description: 'Debian, Ubuntu and derivatives (apt-get)',
@@ -45,6 +62,5 @@ export const aptProvider: PackageProvider = {
     const upgrades = requireSection(sections, 'upgrades');
     return { packages: parseAptSimulation(upgrades.stdout), rebootRequired: parseYesNo(sections.get('reboot')), securityChecked: true, warnings: [] };
   },
-  // Wait for the lists lock (another apt run, unattended-upgrades) instead of failing.
-  syncSections: () => [{ name: 'sync', command: 'apt-get -q update -o DPkg::Lock::Timeout=300', root: true }],
+  syncSections: () => [{ name: 'sync', command: APT_UPDATE, root: true }],
 };
