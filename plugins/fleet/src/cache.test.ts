@@ -123,6 +123,19 @@ describe('state cache', () => {
     expect((await StateCache.open({ path: file })).hostNames).toEqual(['db1', 'web1']);
   });
 
+  it('saveSoon writes once for many calls, without waiting for save()', async () => {
+    const file = cacheFile();
+    const cache = await StateCache.open({ path: file, now: () => T0 });
+    const errors: unknown[] = [];
+    for (let i = 0; i < 20; i++) {
+      cache.set(`h${i}`, (e) => ({ ...e, online: true }));
+      cache.saveSoon(50, (error) => errors.push(error));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(errors).toEqual([]);
+    expect((await StateCache.open({ path: file })).hostNames).toHaveLength(20);
+  });
+
   it('writes only known fields, so nothing else (a secret, say) can reach the file', async () => {
     const file = cacheFile();
     const cache = await StateCache.open({ path: file, now: () => T0 });

@@ -77,6 +77,8 @@ export class StateCache {
   /** Set when the file was written by a newer fettle: it is read, never overwritten. */
   readonly #readOnly: boolean;
   #saving: Promise<void> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  #lastWrite = 0;
 
   private constructor(file: string, hosts: Map<string, CacheEntry>, readOnly: boolean, now: () => Date, warn: (message: string) => void) {
     this.path = file;
@@ -116,13 +118,30 @@ export class StateCache {
    * Saves are queued, so callers may save after every host.
    */
   save(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     const run = this.#saving.then(() => this.#write());
     this.#saving = run.catch(() => undefined);
     return run;
   }
 
+  /**
+   * Save within `intervalMs`, coalescing calls: a run saves as hosts finish without
+   * rewriting a large file once per host. The run's final save() writes the rest.
+   */
+  saveSoon(intervalMs: number, onError: (error: unknown) => void): void {
+    if (this.#timer) return;
+    const wait = Math.max(0, this.#lastWrite + intervalMs - Date.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.save().catch(onError);
+    }, wait);
+    this.#timer.unref(); // never keeps the process alive; save() follows anyway
+  }
+
   async #write(): Promise<void> {
     if (this.#readOnly || this.#touched.size === 0) return;
+    this.#lastWrite = Date.now();
     const onDisk = await load(this.path, this.#now, () => undefined, false);
     const hosts: Record<string, CacheEntry> = onDisk.readOnly ? {} : { ...onDisk.hosts };
     for (const name of this.#touched) {

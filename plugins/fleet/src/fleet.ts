@@ -109,8 +109,8 @@ async function runFleet(command: FleetCommand, options: FleetOptions, work: Host
     } finally {
       await transport?.close().catch(() => undefined);
     }
-    // Saved after each host, so an interrupted run keeps what it learned.
-    if (outcome.source === 'live') cache.save().catch((error: unknown) => warn(`cannot save the state cache ${cache.path}: ${formatError(error)}`));
+    // Saved as hosts finish (at most once a second), so an interrupted run keeps what it learned.
+    if (outcome.source === 'live') cache.saveSoon(1000, (error) => warn(`cannot save the state cache ${cache.path}: ${formatError(error)}`));
     const report = hostReport(host.name, cache.get(host.name), outcome, session.now, staleAfterMs, securityOnly);
     options.onHost?.(report, { done: ++done, total: options.hosts.length });
     return report;
