@@ -4,6 +4,7 @@ import { EXIT, EXIT_HELP } from './exit-codes.js';
 import { Output } from './output.js';
 import { loadSite, type LoadedSite } from './site.js';
 import { runCommand } from './commands/run.js';
+import { createSecretPrompt } from './prompt.js';
 import { hostsCommand, itemsCommand, pluginsCommand } from './commands/inspect.js';
 import { tasksCommand } from './commands/tasks.js';
 
@@ -151,6 +152,7 @@ function mountPluginCommand(
   for (const sub of definition.subcommands ?? []) mountPluginCommand(command, sub, site, output, setExit);
   const run = definition.run?.bind(definition);
   if (!run) return;
+  const secretPrompt = createSecretPrompt();
   command.action(async (...params: unknown[]) => {
     const self = params[params.length - 1] as Command;
     const out = output();
@@ -165,6 +167,7 @@ function mountPluginCommand(
           connectHost(site.registry, host, {
             siteDir: site.dir,
             warn: (message) => out.error(`warning: ${host.name}: ${message}`),
+            prompt: secretPrompt,
           }),
         out: { line: (text) => out.line(text), json: (value) => out.document(value), error: (text) => out.error(text) },
         json: out.json,

@@ -45,9 +45,10 @@ export { mapPool } from './pool.js';
 export { validateStateDict, diffStateDicts, hashStateDict, publicState, diffLines, displayValue } from './statedict.js';
 export { buildBatchScript, parseBatchOutput, type BatchOp } from './engine/batch.js';
 export { HostSession, type SessionStats } from './engine/session.js';
-export { buildHostItems, type BuiltHost, type BuiltItem } from './engine/items.js';
+export { buildHostItems, secretResolver, type BuiltHost, type BuiltItem } from './engine/items.js';
 export { buildGraph, type ItemGraph } from './engine/graph.js';
-export { runSite, prepareHosts, resolveTransport, connectHost, type SiteRunOptions, type PreparedHost } from './engine/engine.js';
+export { resolveTransport, connectHost } from './engine/connect.js';
+export { runSite, prepareHosts, type SiteRunOptions, type PreparedHost } from './engine/engine.js';
 export type { RunMode, ItemStatus, ItemResult, HostStatus, HostResult, Summary, RunResult, EngineEvent } from './engine/results.js';
 export { summarize } from './engine/results.js';
 export {

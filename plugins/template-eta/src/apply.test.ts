@@ -140,11 +140,16 @@ describe('template item over ssh', () => {
     expect(await onHost('etc/app/app.conf')).toContain('# app 1.25');
   });
 
-  it('fails an item whose template calls secret() while the core has no ItemContext.secret, with the way out', async () => {
-    const result = await run({ version: '1.25', greeting: 'bonjour' }, 'plan', 'node1', { 'template:/etc/app/inline.conf': { source: 'inline-secret.eta' } });
-    const item = result.items.find((entry) => entry.id === 'template:/etc/app/inline.conf');
-    expect(item?.status).toBe('failed');
-    expect(item?.error).toMatch(/secret\('db'\) in a template needs ItemContext\.secret\(\)[\s\S]*context: \{ db: secret\('db'\) \}/);
+  it('renders secret() inside a template lazily, writes it 0600, and redacts it from every report', async () => {
+    const extra = { 'template:/etc/app/inline.conf': { source: 'inline-secret.eta' } };
+    const plan = await run({ version: '1.25', greeting: 'bonjour' }, 'plan', 'node1', extra);
+    expect(plan.items.find((entry) => entry.id === 'template:/etc/app/inline.conf')?.status).toBe('changed');
+    const applied = await run({ version: '1.25', greeting: 'bonjour' }, 'apply', 'node1', extra);
+    const item = applied.items.find((entry) => entry.id === 'template:/etc/app/inline.conf');
+    expect(item?.status).toBe('changed');
+    expect(JSON.stringify([plan, applied])).not.toContain(SECRET);
+    expect(await onHost('etc/app/inline.conf')).toBe(`password=${SECRET}\n`);
+    expect((await stat(path.join(root('node1'), 'etc/app/inline.conf'))).mode & 0o777).toBe(0o600);
   });
 
   it('leaves a readonly host untouched and says so', async () => {

@@ -40,21 +40,12 @@ export type TemplateAttributes = z.output<typeof attributes>;
 export const templateStamp = (host: string, file: string): string => stampPath(host, `template:${file}`);
 
 /**
- * Secrets named inside a template resolve through `ItemContext.secret(name)`, which
- * the engine would provide (resolving with the site's store for this host and
- * registering the value for redaction). Until then, secrets come in through
- * `context`, where the engine resolves SecretRefs before the item is built.
+ * Secrets named inside a template resolve through `ItemContext.secret(name)`: the
+ * engine decrypts them for this host only when the template is rendered, and
+ * registers each value for redaction first.
  */
 function secretResolver(context: ItemContext): SecretResolver {
-  const resolve = (context as ItemContext & { secret?: unknown }).secret;
-  if (typeof resolve === 'function') return (name) => (resolve as SecretResolver).call(context, name);
-  return (name) =>
-    Promise.reject(
-      new FettleError('E_SECRET', `secret('${name}') in a template needs ItemContext.secret(), which this fettle core does not provide`, {
-        where: `host ${context.host.name}`,
-        hint: `pass it from the role instead: context: { ${/^[A-Za-z_$][\w$]*$/.test(name) ? name : 'value'}: secret('${name}') }, used as <%= context.… %>`,
-      }),
-    );
+  return (name) => context.secret(name);
 }
 
 function validatePath(name: string): string | undefined {

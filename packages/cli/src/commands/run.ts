@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { runSite, type ItemResult, type RunMode, type RunResult } from '@fettle/core';
 import { EXIT } from '../exit-codes.js';
+import { createSecretPrompt } from '../prompt.js';
 import type { Output } from '../output.js';
 import { Progress, itemLines, summaryLines } from '../render.js';
 import type { LoadedSite } from '../site.js';
@@ -51,6 +52,7 @@ export async function runCommand(site: LoadedSite, out: Output, options: RunComm
       confirm,
       signal: abort.signal,
       warn: (message) => out.error(`warning: ${message}`),
+      prompt: createSecretPrompt(),
     });
     progress?.finish();
     if (out.json) out.document(run);

@@ -179,7 +179,7 @@ describe('engine secrets', () => {
       get: () => Promise.resolve('hunter2-very-secret'),
       set: () => Promise.resolve(),
     };
-    const config = site([t], { 't:a': { value: secret('db') as unknown as string } }, { secrets: store });
+    const config = site([t], { 't:a': { value: secret('db') } }, { secrets: store });
     const events: unknown[] = [];
     const result = await runSite({
       site: config,

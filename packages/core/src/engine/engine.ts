@@ -4,10 +4,10 @@ import type { Transport, TransportDefinition, ConnectContext } from '../protocol
 import { isUnreachableError } from '../protocols/transport.js';
 import type { Registry } from '../registry.js';
 import { Redactor } from '../redact.js';
-import { FettleError, formatError } from '../errors.js';
-import { parseOrThrow } from '../schema.js';
+import { formatError } from '../errors.js';
+import { resolveTransport } from './connect.js';
 import { mapPool } from '../pool.js';
-import { buildHostItems, type BuiltHost } from './items.js';
+import { buildHostItems, secretResolver, type BuiltHost } from './items.js';
 import { buildGraph, type ItemGraph } from './graph.js';
 import { HostSession } from './session.js';
 import { runHostItems } from './run-host.js';
@@ -29,25 +29,6 @@ export interface SiteRunOptions {
   readonly signal?: AbortSignal | undefined;
   readonly warn?: ((message: string) => void) | undefined;
   readonly prompt?: ConnectContext['prompt'];
-}
-
-/** The transport a host names, with its options checked against the transport's schema. */
-export function resolveTransport(registry: Registry, host: Host): { transport: TransportDefinition; transportOptions: unknown } {
-  const transport = registry.transport(host.transport);
-  if (!transport) {
-    throw new FettleError('E_INVENTORY', `unknown transport '${host.transport}'`, {
-      where: `host ${host.name}`,
-      expected: `one of ${registry.transportNames.join(', ') || '(no transports: add a transport plugin to the site)'}`,
-    });
-  }
-  const transportOptions = parseOrThrow(transport.options, host.transportOptions, 'E_INVENTORY', `host ${host.name}, ${host.transport} transport options`);
-  return { transport, transportOptions };
-}
-
-/** Connect to one host through its transport (for commands outside plan/apply, such as fleet operations). */
-export async function connectHost(registry: Registry, host: Host, context: ConnectContext): Promise<Transport> {
-  const { transport, transportOptions } = resolveTransport(registry, host);
-  return transport.connect(host, transportOptions, context);
 }
 
 /** A host with its items validated and its graph built: nothing has touched the host yet. */
@@ -117,7 +98,7 @@ export async function runSite(options: SiteRunOptions): Promise<RunResult> {
       return done({ status: 'unreachable', items: [], error: reason });
     }
     emit({ type: 'host-connected', host: host.name, ms: Date.now() - hostStart });
-    const session = new HostSession(host, connection, options.siteDir);
+    const session = new HostSession(host, connection, options.siteDir, secretResolver(host, options.site, redactor));
     try {
       const items = await tasks.around(built, session, emit, () => runHostItems(built, graph, session, { mode: options.mode, emit, confirm: options.confirm }));
       Object.assign(roundTrips, { execs: session.stats.execs, fileWrites: session.stats.fileWrites, fileReads: session.stats.fileReads });

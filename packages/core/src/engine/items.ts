@@ -65,14 +65,11 @@ function containsSecret(value: unknown): boolean {
 }
 
 /**
- * Run a host's roles and validate every item against its type's schema. Every
- * error names the host, the role and the item.
+ * Decrypt a secret for one host (the store may refuse a host that may not read it)
+ * and register its value for redaction before anyone can print it.
  */
-export async function buildHostItems(host: Host, site: SiteConfig, registry: Registry, redactor: Redactor): Promise<BuiltHost> {
-  const items: BuiltItem[] = [];
-  const tasks: BuiltHost['tasks'] = [];
-  const seen = new Map<string, string>();
-  const resolveSecret = async (name: string): Promise<string> => {
+export function secretResolver(host: Host, site: SiteConfig, redactor: Redactor): (name: string) => Promise<string> {
+  return async (name) => {
     if (!site.secrets) {
       throw new FettleError('E_SECRET', `secret '${name}' is used but the site has no secret store`, {
         where: `host ${host.name}`,
@@ -83,6 +80,17 @@ export async function buildHostItems(host: Host, site: SiteConfig, registry: Reg
     redactor.add(name, value);
     return value;
   };
+}
+
+/**
+ * Run a host's roles and validate every item against its type's schema. Every
+ * error names the host, the role and the item.
+ */
+export async function buildHostItems(host: Host, site: SiteConfig, registry: Registry, redactor: Redactor): Promise<BuiltHost> {
+  const items: BuiltItem[] = [];
+  const tasks: BuiltHost['tasks'] = [];
+  const seen = new Map<string, string>();
+  const resolveSecret = secretResolver(host, site, redactor);
   for (const roleName of host.roles) {
     const role = site.roles[roleName];
     if (!role) {
@@ -121,7 +129,7 @@ export async function buildHostItems(host: Host, site: SiteConfig, registry: Reg
       const commonInput: Record<string, unknown> = {};
       const typeInput: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(rawAttrs)) (COMMON_KEYS.has(key) ? commonInput : typeInput)[key] = value;
-      const common = parseOrThrow(commonSchema, commonInput, 'E_ATTRIBUTE', where);
+      const common = parseOrThrow(commonSchema, { ...type.commonDefaults, ...commonInput }, 'E_ATTRIBUTE', where);
       const resolved = containsSecret(typeInput) ? await resolveSecrets(typeInput, resolveSecret) : typeInput;
       const attrs: unknown = parseOrThrow(type.attributes, resolved, 'E_ATTRIBUTE', where);
       const nameProblem = type.validateName?.(name);

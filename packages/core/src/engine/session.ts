@@ -46,7 +46,7 @@ export class HostSession {
   #runs: RunAsk[] = [];
   #scheduled = false;
 
-  constructor(host: Host, transport: Transport, siteDir: string) {
+  constructor(host: Host, transport: Transport, siteDir: string, secrets?: (name: string) => Promise<string>) {
     this.host = host;
     this.transport = transport;
     const root = transport.root;
@@ -58,6 +58,10 @@ export class HostSession {
       root,
       siteDir,
       path: mapPath,
+      secret: (name) => {
+        if (!secrets) return Promise.reject(new FettleError('E_SECRET', `secret '${name}' cannot be read here`, { where: `host ${host.name}` }));
+        return secrets(name);
+      },
       fact: <Q, R>(fact: Fact<Q, R>, query: Q) => this.fact(fact, query),
       run: (command, options) => this.run(command, options),
       runChecked: async (command, options) => {
@@ -101,6 +105,13 @@ export class HostSession {
   }
 
   async run(command: string, options: ExecOptions = {}): Promise<RunResult> {
+    if (options.timeoutMs !== undefined) {
+      // A command with its own deadline runs alone, so its timeout cannot kill a batch.
+      this.stats.execs++;
+      this.stats.ops++;
+      const result = await this.transport.exec(command, options);
+      return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
+    }
     const stdin = options.stdin === undefined ? undefined : Buffer.from(options.stdin);
     const result = await new Promise<ExecResult>((resolve, reject) => {
       this.#runs.push({ op: { command, stdin }, waiter: { resolve, reject } });

@@ -57,6 +57,8 @@ export interface ItemContext {
   runChecked(command: string, options?: ExecOptions): Promise<RunResult>;
   /** Read a file on the host (real path computed from the item path). */
   readFile(path: string): Promise<Buffer | null>;
+  /** Decrypt a secret for this host (registered for redaction first). */
+  secret(name: string): Promise<string>;
   /** Write a file atomically (temp, fsync, mode/owner, rename). */
   writeFile(path: string, data: string | Uint8Array, ownership?: FileOwnership): Promise<void>;
   /** Folder of the site, for attributes that name files in the site. */
@@ -86,6 +88,8 @@ export interface ItemTypeDefinition<S extends z.ZodType> {
    * without `.optional()`.
    */
   readonly attributes: S;
+  /** Defaults for the common attributes of items of this type (e.g. `{ triggered: true }` for a restart). */
+  readonly commonDefaults?: Partial<CommonAttributes> | undefined;
   /** Item types that may not run at the same time as this one on one host. */
   readonly blockConcurrent?: readonly string[] | undefined;
   /** Ids of items this item needs when they exist (e.g. the parent directory). */
@@ -105,6 +109,8 @@ export interface ItemTypeDefinition<S extends z.ZodType> {
   fixMany?(entries: readonly { change: Change; item: ItemInstance<z.output<S>> }[], context: ItemContext): Promise<void>;
   /** Display a state value (default: JSON for lists, the string otherwise). */
   displayValue?(key: string, value: unknown): string;
+  /** What the item would write, for `fettle items HOST --preview ITEM` (a rendered template). */
+  preview?(item: ItemInstance<z.output<S>>, context: { readonly host: Host; readonly siteDir: string }): Promise<string>;
   /** Extra text shown under the diff, such as a unified diff of a file's content. */
   diffDetail?(change: Change, item: ItemInstance<z.output<S>>, context: ItemContext): Promise<string | undefined>;
 }

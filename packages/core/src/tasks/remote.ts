@@ -1,9 +1,9 @@
 import type { Host } from '../protocols/host.js';
 import type { SiteConfig } from '../protocols/site.js';
-import type { Transport } from '../protocols/transport.js';
+import type { ConnectContext, Transport } from '../protocols/transport.js';
 import type { Registry } from '../registry.js';
 import { FettleError, formatError } from '../errors.js';
-import { parseOrThrow } from '../schema.js';
+import { connectHost } from '../engine/connect.js';
 import { HostSession } from '../engine/session.js';
 import { stampPath, taskStamps, type Stamp } from './stamps.js';
 
@@ -13,22 +13,16 @@ export interface TaskSiteOptions {
   readonly siteDir: string;
   readonly signal?: AbortSignal | undefined;
   readonly warn?: ((message: string) => void) | undefined;
+  readonly prompt?: ConnectContext['prompt'];
 }
 
 /** Connect to a host through the transport it names, options checked by its schema. */
-export async function connectForTasks(options: TaskSiteOptions, host: Host): Promise<Transport> {
-  const transport = options.registry.transport(host.transport);
-  if (!transport) {
-    throw new FettleError('E_INVENTORY', `unknown transport '${host.transport}'`, {
-      where: `host ${host.name}`,
-      expected: `one of ${options.registry.transportNames.join(', ') || '(no transports)'}`,
-    });
-  }
-  const transportOptions = parseOrThrow(transport.options, host.transportOptions, 'E_INVENTORY', `host ${host.name}, ${host.transport} transport options`);
-  return transport.connect(host, transportOptions, {
+export function connectForTasks(options: TaskSiteOptions, host: Host): Promise<Transport> {
+  return connectHost(options.registry, host, {
     siteDir: options.siteDir,
     signal: options.signal,
     warn: (message) => options.warn?.(`${host.name}: ${message}`),
+    prompt: options.prompt,
   });
 }
 
