@@ -5,7 +5,7 @@ import { validateUnitName } from './svc-systemd.js';
 const attributes = z.strictObject({});
 
 /**
- * A canned action on a unit, meant to be triggered (`triggered: true`) by the items
+ * A canned action on a unit, triggered (`triggered: true` by default) by the items
  * that change its configuration. Its state is one key (`restarted` / `reloaded`):
  * wanted true; actually true only once it ran in this run, so the engine's confirm
  * step accepts it.
@@ -16,6 +16,8 @@ function cannedAction(name: string, key: string, describe: string, command: (uni
     description: describe,
     attributes,
     validateName: validateUnitName,
+    // A restart runs only when something changed it; `triggered: false` opts out.
+    commonDefaults: { triggered: true },
     // After the unit itself is enabled/started/stopped.
     implicitNeeds: (item) => [`svc_systemd:${item.name}`],
     cdict: () => ({ [key]: true }),
