@@ -88,7 +88,7 @@ describe('svc_systemd without systemd', () => {
 
     const triggering: ItemMap = {
       'stamp:/fettle-nosuch.conf': { value: 'v1', triggers: ['svc_systemd_restart:fettle-nosuch'] },
-      'svc_systemd_restart:fettle-nosuch': {} // triggered by default (commonDefaults),
+      'svc_systemd_restart:fettle-nosuch': {}, // triggered by default (commonDefaults)
     };
     const first = await run(triggering);
     expect(first.byId['stamp:/fettle-nosuch.conf']).toMatchObject({ status: 'changed' });
