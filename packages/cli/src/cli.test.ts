@@ -95,6 +95,9 @@ describe('fettle on examples/site-basic', () => {
     const hosts = fettle(['hosts', '--site', dir, 'group:web']);
     expect(hosts.stdout).toMatch(/node1\s+local/);
     expect(hosts.stdout).not.toContain('node2');
+    const vars = fettle(['hosts', '--site', dir, 'node1', '--vars']);
+    expect(vars.stdout).toMatch(/greeting = "Hello from node1"\s+\(host node1\)/);
+    expect(vars.stdout).toMatch(/overrides "Hello" \(group all\)/);
     const items = JSON.parse(fettle(['items', 'node1', '--site', dir, '--json']).stdout) as { items: { id: string; needs: string[] }[] };
     expect(items.items.find((i) => i.id === 'file:/etc/fettle-demo/motd')?.needs).toEqual(['directory:/etc/fettle-demo']);
     const plugins = fettle(['plugins', '--site', dir]);

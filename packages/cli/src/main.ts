@@ -90,8 +90,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('hosts')
     .summary('list hosts, their transport, groups and roles')
     .argument('[selector]', 'hosts to list (see Selectors)')
-    .action(async (selector: string | undefined) => {
-      exitCode = await hostsCommand(await site(), output(), selector);
+    .option('--vars', "show each host's vars and where each value came from")
+    .action(async (selector: string | undefined, options: { vars?: boolean }) => {
+      exitCode = await hostsCommand(await site(), output(), selector, Boolean(options.vars));
     });
   program
     .command('plugins')

@@ -1,4 +1,4 @@
-export type { Host, HostStore } from './protocols/host.js';
+export type { Host, HostStore, ExplainedVar, VarOrigin } from './protocols/host.js';
 export type { SecretStore, SecretReaders, SecretRef } from './protocols/secrets.js';
 export { secret, isSecretRef } from './protocols/secrets.js';
 export type {

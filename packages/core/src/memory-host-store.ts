@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Host, HostStore } from './protocols/host.js';
+import type { ExplainedVar, Host, HostStore, VarOrigin } from './protocols/host.js';
 import { parseOrThrow } from './schema.js';
 import { FettleError } from './errors.js';
 
@@ -41,6 +41,7 @@ export class MemoryHostStore implements HostStore {
   readonly describe: string;
   readonly #hosts: readonly Host[];
   readonly #groups: Readonly<Record<string, readonly string[]>>;
+  readonly #layers = new Map<string, { source: string; vars: Readonly<Record<string, unknown>> }[]>();
 
   constructor(inventory: MemoryInventory, describe = 'memory host store') {
     this.describe = describe;
@@ -71,9 +72,12 @@ export class MemoryHostStore implements HostStore {
         functionRoles = roles;
       }
       const roles = [...new Set([...(data.defaultRoles ?? []), ...functionRoles, ...(spec.roles ?? [])])];
-      const vars: Record<string, unknown> = {};
-      for (const group of memberOf) Object.assign(vars, data.groupVars?.[group]);
-      Object.assign(vars, spec.vars);
+      const layers = [
+        ...memberOf.map((group) => ({ source: `group ${group}`, vars: data.groupVars?.[group] ?? {} })),
+        { source: `host ${name}`, vars: spec.vars ?? {} },
+      ];
+      this.#layers.set(name, layers);
+      const vars: Record<string, unknown> = Object.assign({}, ...layers.map((layer) => layer.vars)) as Record<string, unknown>;
       const defaults = data.defaults ?? {};
       return {
         name,
@@ -97,5 +101,16 @@ export class MemoryHostStore implements HostStore {
 
   listGroups(): Promise<Readonly<Record<string, readonly string[]>>> {
     return Promise.resolve(this.#groups);
+  }
+
+  /** Group vars in group order, then the host's own: later wins. */
+  explainVars(host: string): readonly ExplainedVar[] {
+    const seen = new Map<string, VarOrigin[]>();
+    for (const layer of this.#layers.get(host) ?? []) {
+      for (const [name, value] of Object.entries(layer.vars)) seen.set(name, [...(seen.get(name) ?? []), { value, source: layer.source }]);
+    }
+    return [...seen]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, origins]) => ({ name, ...(origins[origins.length - 1] as VarOrigin), overridden: origins.slice(0, -1) }));
   }
 }

@@ -1,14 +1,17 @@
-import { buildGraph, buildHostItems, type BuiltItem, type Host } from '@fettle/core';
+import { buildGraph, buildHostItems, FettleError, type BuiltItem, type ExplainedVar, type Host } from '@fettle/core';
 import pc from 'picocolors';
-import { FettleError } from '@fettle/core';
 import type { Output } from '../output.js';
 import type { LoadedSite } from '../site.js';
 
-/** `fettle hosts [SELECTOR]` */
-export async function hostsCommand(site: LoadedSite, out: Output, selector: string | undefined): Promise<number> {
+/** `fettle hosts [SELECTOR] [--vars]` */
+export async function hostsCommand(site: LoadedSite, out: Output, selector: string | undefined, withVars = false): Promise<number> {
   const hosts = await site.select(selector);
+  const explain = async (host: Host): Promise<readonly ExplainedVar[]> =>
+    site.hosts.explainVars
+      ? site.hosts.explainVars(host.name)
+      : Object.entries(host.vars).map(([name, value]) => ({ name, value, source: site.hosts.describe, overridden: [] }));
   if (out.json) {
-    out.document({ hosts });
+    out.document({ hosts: withVars ? await Promise.all(hosts.map(async (host) => ({ ...host, varOrigins: await explain(host) }))) : hosts });
     return 0;
   }
   const width = Math.max(4, ...hosts.map((host) => host.name.length));
@@ -18,6 +21,11 @@ export async function hostsCommand(site: LoadedSite, out: Output, selector: stri
     out.line(
       `${host.name.padEnd(width)}  ${host.transport.padEnd(9)}  ${address.padEnd(17)}  ${host.groups.join(',') || '-'} / ${host.roles.join(',') || '-'}${host.readonly ? pc.dim('  (readonly)') : ''}`,
     );
+    if (!withVars) continue;
+    for (const entry of await explain(host)) {
+      out.line(`    ${entry.name} = ${JSON.stringify(entry.value)}  ${pc.dim(`(${entry.source})`)}`);
+      for (const earlier of entry.overridden) out.line(pc.dim(`        overrides ${JSON.stringify(earlier.value)} (${earlier.source})`));
+    }
   }
   return 0;
 }

@@ -22,6 +22,19 @@ export interface Host {
   readonly readonly: boolean;
 }
 
+/** One value of a host var and where it was set (a file, a group). */
+export interface VarOrigin {
+  readonly value: unknown;
+  readonly source: string;
+}
+
+/** A host var as `fettle hosts HOST --vars` shows it: the value that won and those it replaced. */
+export interface ExplainedVar extends VarOrigin {
+  readonly name: string;
+  /** Earlier values of the same var, first-merged first. */
+  readonly overridden: readonly VarOrigin[];
+}
+
 /** The protocol that lists hosts, groups, functions and roles. */
 export interface HostStore {
   /** A short description, e.g. `inventory.conf at /srv/site/inventory.conf`. */
@@ -29,4 +42,6 @@ export interface HostStore {
   listHosts(): Promise<readonly Host[]>;
   /** Group name → member host names. */
   listGroups(): Promise<Readonly<Record<string, readonly string[]>>>;
+  /** Each var of a host with where it came from (optional). */
+  explainVars?(host: string): readonly ExplainedVar[] | Promise<readonly ExplainedVar[]>;
 }
