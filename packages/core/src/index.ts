@@ -72,3 +72,4 @@ export {
   type HostTasksReport,
 } from './tasks/index.js';
 export { z } from 'zod';
+export { writeFileAtomic, type AtomicWriteOptions } from './local-files.js';

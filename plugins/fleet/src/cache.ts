@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from '@fettle/core';
+import { writeFileAtomic, z } from '@fettle/core';
 import { discoverySchema, hostUpdatesSchema, unreachableReasonSchema } from './model.js';
 import { migrate } from './migrations.js';
 
@@ -202,24 +201,7 @@ async function load(
   return { hosts: {}, readOnly: false };
 }
 
-/** Temp file in the same folder, fsync, rename over the target, fsync the folder. */
-export async function writeAtomic(file: string, text: string): Promise<void> {
-  const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true });
-  const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-    await handle.close();
-    await rename(temp, file);
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  // The rename is durable only once the folder's entry is on disk.
-  const folder = await open(dir, 'r');
-  await folder.sync().catch(() => undefined);
-  await folder.close();
+/** The cache file is private to the controller's user: 0600, written atomically. */
+export function writeAtomic(file: string, text: string): Promise<void> {
+  return writeFileAtomic(file, text, { mode: 0o600, createFolder: true });
 }

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { definePlugin, defineTransport, z, type ExecResult, type FileOwnership, type Transport } from '@fettle/core';
+import { definePlugin, defineTransport, writeFileAtomic, z, type ExecResult, type FileOwnership, type Transport } from '@fettle/core';
 import { resolveIds } from './accounts.js';
 
 const options = z.strictObject({
@@ -29,26 +28,10 @@ function execLocal(command: string, stdin: string | Uint8Array | undefined, time
   });
 }
 
-/** Write atomically: temp file beside the target, fsync, mode and owner, rename. */
-export async function writeFileAtomic(target: string, data: string | Uint8Array, ownership: FileOwnership = {}): Promise<void> {
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.fettle-${randomBytes(6).toString('hex')}`);
-  const mode = ownership.mode === undefined ? 0o644 : parseInt(ownership.mode, 8);
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-    await handle.chmod(mode); // after writing, so umask never narrows it
-    if (ownership.owner !== undefined || ownership.group !== undefined) {
-      const { uid, gid } = await resolveIds(ownership.owner, ownership.group);
-      await handle.chown(uid, gid);
-    }
-    await handle.close();
-    await rename(temp, target);
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
+/** Write atomically (temp file beside the target, fsync, mode and owner, rename), owner names resolved locally. */
+export async function writeLocalFile(target: string, data: string | Uint8Array, ownership: FileOwnership = {}): Promise<void> {
+  const ids = ownership.owner !== undefined || ownership.group !== undefined ? await resolveIds(ownership.owner, ownership.group) : undefined;
+  await writeFileAtomic(target, data, { mode: ownership.mode === undefined ? 0o644 : parseInt(ownership.mode, 8), uid: ids?.uid, gid: ids?.gid });
 }
 
 async function readOrNull(file: string): Promise<Buffer | null> {
@@ -72,7 +55,7 @@ export const localTransport = defineTransport({
       root,
       exec: (command, execOptions = {}) => execLocal(command, execOptions.stdin, execOptions.timeoutMs),
       readFile: readOrNull,
-      writeFile: writeFileAtomic,
+      writeFile: writeLocalFile,
       async stat(file) {
         try {
           const stats = await lstat(file);

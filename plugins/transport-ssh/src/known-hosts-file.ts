@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '@fettle/core';
 import { checkHostKey, formatKnownHostLine, parseKnownHosts, type KnownHostEntry } from './known-hosts.js';
 
 /** Entries of several known_hosts files; missing files are simply empty. */
@@ -51,18 +51,7 @@ export async function appendKnownHost(file: string, name: string, key: Buffer, o
     const prefix = text === '' || text.endsWith('\n') ? text : `${text}\n`;
     const next = `${prefix}${formatKnownHostLine(name, key, options)}\n`;
     const mode = await stat(file).then((s) => s.mode & 0o777, () => 0o644);
-    const temp = `${file}.fettle-${randomBytes(6).toString('hex')}`;
-    const handle = await open(temp, 'wx', mode);
-    try {
-      await handle.writeFile(next);
-      await handle.sync();
-      await handle.close();
-      await rename(temp, file);
-    } catch (error) {
-      await handle.close().catch(() => undefined);
-      await unlink(temp).catch(() => undefined);
-      throw error;
-    }
+    await writeFileAtomic(file, next, { mode });
     return { kind: 'added', line: next.split('\n').length - 1 };
   } finally {
     await release();
