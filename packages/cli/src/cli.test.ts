@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -103,6 +103,43 @@ describe('fettle on examples/site-basic', () => {
     const plugins = fettle(['plugins', '--site', dir]);
     expect(plugins.stdout).toContain('@fettle/items-files');
     expect(plugins.stdout).toMatch(/item types\s+directory, file, symlink/);
+  });
+});
+
+describe('the compiled site config is cached', () => {
+  it('reuses the compile while its inputs are unchanged, recompiles when an imported module changes', () => {
+    const dir = site(`${header}import { greeting } from './lib/greeting.js';
+export default defineSite({
+  plugins: [files, local],
+  hosts: new MemoryHostStore({ hosts: { web1: { transport: 'local', transportOptions: { root: 'sandbox/web1' } } }, defaultRoles: ['base'] }),
+  roles: { base: () => ({ 'file:/g.txt': { content: greeting + ' ' + path.basename(import.meta.dirname) } }) },
+});
+import path from 'node:path';
+`);
+    mkdirSync(path.join(dir, 'lib'));
+    writeFileSync(path.join(dir, 'lib/greeting.ts'), `export const greeting: string = 'hello';\n`);
+    const cache = path.join(dir, 'node_modules/.cache/fettle');
+    const compiled = (): string[] => readdirSync(cache).filter((name) => name.endsWith('.mjs'));
+
+    expect(fettle(['apply', '--site', dir]).code).toBe(0);
+    // import.meta.dirname is the site folder even though the module runs from the cache.
+    expect(readFileSync(path.join(dir, 'sandbox/web1/g.txt'), 'utf8')).toBe(`hello ${path.basename(dir)}`);
+    const first = compiled();
+    expect(first).toHaveLength(1);
+    const firstMtime = statSync(path.join(cache, first[0] ?? '')).mtimeMs;
+    expect(readdirSync(dir).filter((name) => name.startsWith('.fettle-config'))).toEqual([]);
+
+    expect(fettle(['verify', '--site', dir]).code).toBe(0);
+    expect(compiled()).toEqual(first);
+    expect(statSync(path.join(cache, first[0] ?? '')).mtimeMs).toBe(firstMtime);
+
+    writeFileSync(path.join(dir, 'lib/greeting.ts'), `export const greeting: string = 'bonjour';\n`);
+    expect(fettle(['verify', '--site', dir]).code).toBe(1);
+    const second = compiled();
+    expect(second).toHaveLength(1);
+    expect(second).not.toEqual(first);
+    expect(fettle(['apply', '--site', dir]).code).toBe(0);
+    expect(readFileSync(path.join(dir, 'sandbox/web1/g.txt'), 'utf8')).toBe(`bonjour ${path.basename(dir)}`);
   });
 });
 

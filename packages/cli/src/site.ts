@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FettleError, Registry, parseOrThrow, selectHosts, z, type Host, type HostStore, type Plugin, type Role, type SecretStore, type SiteConfig } from '@fettle/core';
@@ -47,29 +47,80 @@ export function findConfig(dir: string): string {
   });
 }
 
+/** Bump when the compile options or the cache layout change: older entries are then ignored. */
+const CACHE_FORMAT = 'fettle-config-cache-1';
+/** Files that change how esbuild compiles or resolves without being bundled inputs themselves. */
+const SETTINGS_FILES = ['tsconfig.json', 'package.json'];
+
+interface CacheManifest {
+  readonly format: string;
+  /** File name of the compiled module, in the cache folder. */
+  readonly output: string;
+  /** Every bundled input and settings file, relative to the site folder, with the sha256 of its content ('' when absent). */
+  readonly inputs: Record<string, string>;
+}
+
+const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+function hashFile(file: string): string {
+  try {
+    return sha256(readFileSync(file));
+  } catch {
+    return '';
+  }
+}
+
+function writeAtomic(file: string, data: string | Uint8Array): void {
+  const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(temp, data);
+  renameSync(temp, file);
+}
+
+/** The cached compile of this config, if every input still has the content it was compiled from. */
+function cachedCompile(manifestPath: string, cacheDir: string, dir: string): string | undefined {
+  let manifest: CacheManifest;
+  try {
+    manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as CacheManifest;
+  } catch {
+    return undefined;
+  }
+  if (manifest.format !== CACHE_FORMAT || typeof manifest.output !== 'string' || typeof manifest.inputs !== 'object') return undefined;
+  for (const [input, hash] of Object.entries(manifest.inputs)) {
+    if (hashFile(path.resolve(dir, input)) !== hash) return undefined;
+  }
+  const output = path.join(cacheDir, path.basename(manifest.output));
+  return existsSync(output) ? output : undefined;
+}
+
 /**
  * Compile the site's TypeScript config with esbuild (its own modules bundled, its
- * packages left external) into a temp module beside the config, so that node
- * resolves the site's dependencies and `import.meta.dirname` is the site folder.
- * A read-only site (an installed package) compiles into the OS temp folder's cache.
+ * packages left external) into `node_modules/.cache/fettle/` of the site, from where
+ * node resolves the site's dependencies as it would from the site folder; `import.meta`
+ * url, dirname and filename are those of the config itself.
+ *
+ * The compiled module is kept, keyed by the sha256 of every bundled input (plus the
+ * site's tsconfig.json and package.json): a run whose inputs are unchanged imports it
+ * without loading esbuild at all.
  */
 async function compileConfig(configPath: string, dir: string): Promise<string> {
   if (configPath.endsWith('.js') || configPath.endsWith('.mjs')) return configPath;
+  const cacheDir = path.join(dir, 'node_modules', '.cache', 'fettle');
+  const key = `config-${sha256(`${CACHE_FORMAT}\0${configPath}`).slice(0, 16)}`;
+  const manifestPath = path.join(cacheDir, `${key}.json`);
+  const cached = cachedCompile(manifestPath, cacheDir, dir);
+  if (cached) return cached;
+
   const { build } = await import('esbuild');
-  const stamp = createHash('sha256').update(`${configPath}:${statSync(configPath).mtimeMs}:${process.hrtime.bigint()}`).digest('hex').slice(0, 12);
-  const beside = path.join(dir, `.fettle-config-${stamp}.mjs`);
-  const fallback = path.join(dir, 'node_modules', '.cache', 'fettle', `config-${stamp}.mjs`);
-  let outfile = beside;
+  const started = Date.now();
+  let result: Awaited<ReturnType<typeof build<{ write: false; metafile: true }>>>;
   try {
-    accessSync(dir, constants.W_OK);
-  } catch {
-    mkdirSync(path.dirname(fallback), { recursive: true });
-    outfile = fallback;
-  }
-  try {
-    await build({
+    result = await build({
       entryPoints: [configPath],
-      outfile,
+      // Only names the output for the source map's relative paths; nothing is written by esbuild.
+      outfile: path.join(cacheDir, `${key}.mjs`),
+      write: false,
+      metafile: true,
+      absWorkingDir: dir,
       bundle: true,
       packages: 'external',
       platform: 'node',
@@ -77,13 +128,40 @@ async function compileConfig(configPath: string, dir: string): Promise<string> {
       target: 'node20',
       sourcemap: 'inline',
       logLevel: 'silent',
-      define: { 'import.meta.filename': JSON.stringify(configPath) },
+      define: {
+        'import.meta.url': JSON.stringify(pathToFileURL(configPath).href),
+        'import.meta.dirname': JSON.stringify(dir),
+        'import.meta.filename': JSON.stringify(configPath),
+      },
     });
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
     throw new FettleError('E_SITE', `cannot compile the site config: ${text}`, { where: configPath });
   }
-  return outfile;
+  const code = result.outputFiles[0]?.contents ?? new Uint8Array();
+  const output = `${key}-${sha256(code).slice(0, 16)}.mjs`;
+  const inputs: Record<string, string> = {};
+  let editedMeanwhile = false;
+  for (const input of [...Object.keys(result.metafile.inputs), ...SETTINGS_FILES]) {
+    const file = path.resolve(dir, input);
+    inputs[input] = hashFile(file);
+    if (existsSync(file) && statSync(file).mtimeMs >= started) editedMeanwhile = true;
+  }
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    writeAtomic(path.join(cacheDir, output), code);
+    // An input edited during the compile may not be what was compiled: use it this once, cache nothing.
+    if (!editedMeanwhile) writeAtomic(manifestPath, `${JSON.stringify({ format: CACHE_FORMAT, output, inputs } satisfies CacheManifest)}\n`);
+    for (const name of readdirSync(cacheDir)) {
+      if (name.startsWith(`${key}-`) && name.endsWith('.mjs') && name !== output) rmSync(path.join(cacheDir, name), { force: true });
+    }
+  } catch (error) {
+    throw new FettleError('E_SITE', `cannot write the compiled site config: ${error instanceof Error ? error.message : String(error)}`, {
+      where: cacheDir,
+      hint: 'fettle keeps the compiled fettle.config.ts in the site\'s node_modules/.cache/fettle; make it writable, or write the config as fettle.config.mjs',
+    });
+  }
+  return path.join(cacheDir, output);
 }
 
 export async function loadSite(siteDir: string): Promise<LoadedSite> {
@@ -99,11 +177,6 @@ export async function loadSite(siteDir: string): Promise<LoadedSite> {
       where: configPath,
       cause: error,
     });
-  } finally {
-    if (compiled !== configPath) {
-      const { rm } = await import('node:fs/promises');
-      await rm(compiled, { force: true });
-    }
   }
   if (module.default === undefined) {
     throw new FettleError('E_SITE', 'the site config has no default export', { where: configPath, expected: 'export default defineSite({ ... })' });
