@@ -3,6 +3,21 @@ import { spawn } from 'node:child_process';
 import type { ExecResult, Transport, TransportDefinition } from './protocols/transport.js';
 import { z } from 'zod';
 
+/** Run a command in a real local `sh` with optional stdin. */
+export function execSh(command: string, stdin?: string | Uint8Array): Promise<ExecResult> {
+  return new Promise<ExecResult>((resolve, reject) => {
+    const child = spawn('sh', ['-c', command]);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(stdin === undefined ? undefined : Buffer.from(stdin));
+  });
+}
+
 /** Runs commands in a real local `sh`; files are not used by the core's tests. */
 export function shellTransport(counter: { execs: number } = { execs: 0 }): TransportDefinition {
   return {
@@ -12,18 +27,10 @@ export function shellTransport(counter: { execs: number } = { execs: 0 }): Trans
     connect: () =>
       Promise.resolve<Transport>({
         root: '/',
-        exec: (command, options = {}) =>
-          new Promise<ExecResult>((resolve, reject) => {
-            counter.execs++;
-            const child = spawn('sh', ['-c', command]);
-            const out: Buffer[] = [];
-            const err: Buffer[] = [];
-            child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-            child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-            child.on('error', reject);
-            child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
-            child.stdin.end(options.stdin === undefined ? undefined : Buffer.from(options.stdin));
-          }),
+        exec: (command, options = {}) => {
+          counter.execs++;
+          return execSh(command, options.stdin);
+        },
         readFile: () => Promise.resolve(null),
         writeFile: () => Promise.reject(new Error('not used')),
         stat: () => Promise.resolve(null),

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Host, HostStore } from '@fettle/core';
+import type { ExplainedVar, Host, HostStore, VarOrigin } from '@fettle/core';
 import { groupFileSchema, nodeFileSchema, readJsonDir, type GroupFile, type NodeFile, type SourcedFile } from './host-files.js';
 import { parseIni } from './ini.js';
 import { interpretInventory, UNIVERSAL_GROUP, type ParsedInventory } from './inventory.js';
@@ -25,19 +25,7 @@ export interface ControllerKey {
   readonly agePublic: string | undefined;
 }
 
-/** One value of a host var and the file that set it. */
-export interface VarOrigin {
-  readonly value: unknown;
-  /** Path of the group or node file. */
-  readonly source: string;
-}
-
-/** A host var as `fettle hosts HOST --vars` shows it: the value that won and those it replaced. */
-export interface ExplainedVar extends VarOrigin {
-  readonly name: string;
-  /** Earlier values of the same var, first-merged first. */
-  readonly overridden: readonly VarOrigin[];
-}
+export type { ExplainedVar, VarOrigin };
 
 interface VarLayer {
   readonly source: string;

@@ -1,11 +1,11 @@
 // Test helpers for the task tests (not exported from the package). The core may
 // not import a plugin, so this is a minimal sandboxed local transport.
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import type { ExecResult, Transport, TransportDefinition } from '../protocols/transport.js';
+import type { Transport, TransportDefinition } from '../protocols/transport.js';
+import { execSh } from '../test-support.js';
 import { definePlugin, type Plugin } from '../protocols/plugin.js';
 import type { Task } from '../protocols/task.js';
 
@@ -19,19 +19,10 @@ export function sandboxTransport(execs: Map<string, number> = new Map()): Transp
       await mkdir(options.root, { recursive: true });
       const transport: Transport = {
         root: options.root,
-        exec: (command, exec = {}) =>
-          new Promise<ExecResult>((resolve, reject) => {
-            execs.set(host.name, (execs.get(host.name) ?? 0) + 1);
-            const child = spawn('sh', ['-c', command]);
-            const out: Buffer[] = [];
-            const err: Buffer[] = [];
-            child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-            child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-            child.on('error', reject);
-            child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
-            child.stdin.on('error', () => undefined);
-            child.stdin.end(exec.stdin === undefined ? undefined : Buffer.from(exec.stdin));
-          }),
+        exec: (command, exec = {}) => {
+          execs.set(host.name, (execs.get(host.name) ?? 0) + 1);
+          return execSh(command, exec.stdin);
+        },
         readFile: async (file) => readFile(file).catch(() => null),
         writeFile: () => Promise.reject(new Error('not used by task tests')),
         stat: () => Promise.resolve(null),
