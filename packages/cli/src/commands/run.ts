@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createInterface } from 'node:readline/promises';
 import { runSite, type ItemResult, type RunMode, type RunResult } from '@fettle/core';
 import { EXIT } from '../exit-codes.js';
@@ -27,6 +28,8 @@ export async function runCommand(site: LoadedSite, out: Output, options: RunComm
   const hosts = await site.select(options.selector);
   const progress = out.json ? undefined : new Progress(out.stdout, options.mode, options.verbose ?? false);
   const abort = new AbortController();
+  // Every host being connected listens to this one signal: more than 10 at once is normal, not a leak.
+  setMaxListeners(0, abort.signal);
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
   let confirm: ((host: string, result: ItemResult) => Promise<boolean>) | undefined;
