@@ -70,6 +70,7 @@ function recorder(answer: (command: string) => CommandResult = () => ({ code: 0,
     runChecked: () => Promise.reject(new Error('not used')),
     readFile: () => Promise.resolve(null),
     writeFile: () => Promise.resolve(),
+    secret: () => Promise.reject(new Error('no secrets here')),
   };
   return { context, commands };
 }

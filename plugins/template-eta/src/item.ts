@@ -3,7 +3,6 @@ import path from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import {
   defineItemType,
-  FettleError,
   shellQuote,
   stampPath,
   taskStamps,
