@@ -94,8 +94,8 @@ export async function runSite(options: SiteRunOptions): Promise<RunResult> {
         prompt: options.prompt,
       });
     } catch (error) {
-      const reason = isUnreachableError(error) ? error.message : `cannot connect: ${formatError(error)}`;
-      return done({ status: 'unreachable', items: [], error: reason });
+      if (isUnreachableError(error)) return done({ status: 'unreachable', items: [], error: error.message, reason: error.reason });
+      return done({ status: 'unreachable', items: [], error: `cannot connect: ${formatError(error)}`, reason: 'other' });
     }
     emit({ type: 'host-connected', host: host.name, ms: Date.now() - hostStart });
     const session = new HostSession(host, connection, options.siteDir, secretResolver(host, options.site, redactor));

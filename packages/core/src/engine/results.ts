@@ -30,6 +30,8 @@ export interface HostResult {
   readonly status: HostStatus;
   readonly items: readonly ItemResult[];
   readonly error?: string | undefined;
+  /** Why an unreachable host could not be reached: refused, timeout, host-key, auth, dns, lost, other. */
+  readonly reason?: string | undefined;
   /** The host is readonly: nothing was changed. */
   readonly readonly?: boolean | undefined;
   readonly ms: number;

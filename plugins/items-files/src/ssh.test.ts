@@ -1,0 +1,136 @@
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryHostStore, Registry, runSite, secret, type EngineEvent, type ItemMap, type RunMode, type SecretStore, type SiteConfig } from '@fettle/core';
+import { silentHost, sshdForTests, type SshdKit } from '@fettle/testkit';
+import ssh from '@fettle/transport-ssh';
+import files from './index.js';
+
+const HOSTS = ['web1', 'web2', 'web3'];
+const sshd = sshdForTests({ hosts: HOSTS });
+beforeAll(sshd.start);
+afterAll(sshd.stop);
+
+const SECRET = 'correct-horse-battery-staple-42';
+const secrets: SecretStore = {
+  describe: 'test secrets',
+  list: () => Promise.resolve(['api']),
+  get: () => Promise.resolve(SECRET),
+  set: () => Promise.reject(new Error('read-only')),
+};
+
+function sshHost(kit: SshdKit, name: string, extra: Record<string, unknown> = {}) {
+  return {
+    transport: 'ssh',
+    address: kit.address,
+    port: kit.port,
+    user: kit.user,
+    transportOptions: { identityFile: kit.clientKeyPath, knownHosts: kit.knownHostsPath, sshConfig: false, agent: false, root: kit.hosts[name]?.root ?? '/', ...extra },
+  };
+}
+
+function site(hosts: Record<string, ReturnType<typeof sshHost>>, items: (host: string) => ItemMap): SiteConfig {
+  return {
+    plugins: [files, ssh],
+    hosts: new MemoryHostStore({ hosts, defaultRoles: ['r'] }),
+    roles: { r: (host) => items(host.name) },
+    secrets,
+  };
+}
+
+async function run(config: SiteConfig, mode: RunMode, events: EngineEvent[] = []) {
+  return runSite({ site: config, siteDir: '/tmp', registry: new Registry(config.plugins), hosts: await config.hosts.listHosts(), mode, emit: (event) => events.push(event) });
+}
+
+function hundredFiles(host: string): ItemMap {
+  const items: Record<string, Record<string, unknown>> = { 'directory:/d': { mode: '0755' } };
+  for (let i = 1; i <= 100; i++) {
+    items[`file:/d/file${String(i).padStart(3, '0')}.txt`] = { content: `file ${i} of 100\nhost: ${host}\n`, mode: '0644', owner: 'root', group: 'root' };
+  }
+  items['symlink:/d/first.txt'] = { target: '/d/file001.txt' };
+  return items;
+}
+
+describe('file items over SSH through the engine', () => {
+  it('applies a site to 3 hosts in parallel; the second apply changes nothing', async () => {
+    const kit = sshd.get();
+    const config = site(Object.fromEntries(HOSTS.map((name) => [name, sshHost(kit, name)])), (host) => ({
+      'directory:/etc/app': {},
+      'file:/etc/app/app.conf': { content: `name = ${host}\n`, mode: '0640' },
+      'symlink:/etc/app/current': { target: 'app.conf' },
+    }));
+    const first = await run(config, 'apply');
+    expect(first.summary).toMatchObject({ changed: 9, failed: 0, unreachable: 0, hosts: 3 });
+    for (const name of HOSTS) {
+      const file = path.join(kit.hosts[name]?.root ?? '', 'etc/app/app.conf');
+      expect(readFileSync(file, 'utf8')).toBe(`name = ${name}\n`);
+      expect(statSync(file).mode & 0o777).toBe(0o640);
+    }
+    const mark = await kit.mark();
+    const second = await run(config, 'apply');
+    expect(second.summary).toMatchObject({ changed: 0, ok: 9, failed: 0 });
+    expect(await kit.countsSince(mark)).toMatchObject({ connections: 3, execs: 3, sftp: 0 });
+  });
+
+  it('verify of 100 files costs one connection and one command; a no-op apply the same; a cold apply O(1)', async () => {
+    const kit = sshd.get();
+    const config = site({ web1: sshHost(kit, 'web1') }, hundredFiles);
+    let mark = await kit.mark();
+    const cold = await run(config, 'apply');
+    expect(cold.summary).toMatchObject({ changed: 102, failed: 0 });
+    const coldCounts = await kit.countsSince(mark);
+    expect(coldCounts.connections).toBe(1);
+    expect(coldCounts.execs).toBeLessThanOrEqual(8);
+    expect(coldCounts.sftp).toBe(1);
+
+    for (const mode of ['verify', 'apply'] as const) {
+      mark = await kit.mark();
+      const result = await run(config, mode);
+      expect(result.summary).toMatchObject({ ok: 102, changed: 0, failed: 0 });
+      const counts = await kit.countsSince(mark);
+      expect(counts.connections).toBe(1);
+      expect(counts.execs).toBeLessThanOrEqual(2);
+      expect(counts.sftp).toBe(0);
+    }
+  });
+
+  it('reports a host that never answers as unreachable after the connect timeout, while the others finish', async () => {
+    const kit = sshd.get();
+    const silent = await silentHost();
+    try {
+      const hosts = {
+        web2: sshHost(kit, 'web2'),
+        dead: { ...sshHost(kit, 'web3', { connectTimeoutMs: 1500 }), port: silent.port },
+      };
+      const started = Date.now();
+      const result = await run(site(hosts, () => ({ 'file:/ping.txt': { content: 'pong\n' } })), 'apply');
+      expect(Date.now() - started).toBeLessThan(15000);
+      expect(result.summary).toMatchObject({ changed: 1, unreachable: 1 });
+      const dead = result.hosts.find((host) => host.host === 'dead');
+      expect(dead?.status).toBe('unreachable');
+      expect(dead?.error).toMatch(/no SSH connection within 1500 ms/);
+      expect(dead?.reason).toBe('timeout');
+      expect(readFileSync(path.join(kit.hosts['web2']?.root ?? '', 'ping.txt'), 'utf8')).toBe('pong\n');
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it('never shows a secret in plan, apply, events or the sshd log, and writes it 0600', async () => {
+    const kit = sshd.get();
+    const config = site({ web1: sshHost(kit, 'web1') }, () => ({
+      'file:/etc/app/token': { content: secret('api'), mode: '0600' },
+      'file:/etc/app/token.bak': { content: `old\n` },
+    }));
+    const events: EngineEvent[] = [];
+    const plan = await run(config, 'plan', events);
+    const apply = await run(config, 'apply', events);
+    const again = await run(config, 'verify', events);
+    const everything = JSON.stringify({ plan, apply, again, events }) + (await kit.readLog());
+    expect(everything).not.toContain(SECRET);
+    expect(JSON.stringify(plan)).toContain('<secret:api>');
+    const token = path.join(kit.hosts['web1']?.root ?? '', 'etc/app/token');
+    expect(readFileSync(token, 'utf8')).toBe(SECRET);
+    expect(statSync(token).mode & 0o777).toBe(0o600);
+  });
+});
