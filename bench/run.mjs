@@ -23,9 +23,10 @@ const { values: opt } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     'slow-runs': { type: 'string', default: '1' },
-    'slow-threshold': { type: 'string', default: '40' },
-    cap: { type: 'string', default: '400' },
-    tools: { type: 'string', default: 'fettle,fettle-ts,floor,bundlewrap-tuned,bundlewrap,ansible-tuned,ansible' },
+    'slow-threshold': { type: 'string', default: '20' },
+    cap: { type: 'string', default: '60' },
+    'cap-strong': { type: 'string', default: '300' },
+    tools: { type: 'string', default: 'fettle,fettle-ts,fettle-ts-nocache,floor,bundlewrap-tuned,bundlewrap,ansible-tuned,ansible' },
     hosts: { type: 'string', default: '1,8' },
     cases: { type: 'string', default: 'cold,warm,verify' },
     scale: { type: 'string', default: '1,8,32,128' },
@@ -40,6 +41,8 @@ const RUNS = Number(opt.runs);
 const SLOW_RUNS = Number(opt['slow-runs']);
 const SLOW_S = Number(opt['slow-threshold']);
 const CAP_S = Number(opt.cap);
+// The strongest peer (the target's yardstick) gets a longer cap, so its figures are real ones.
+const capFor = (tool) => (tool === 'bundlewrap-tuned' || tool.startsWith('fettle') || tool === 'floor' ? Number(opt['cap-strong']) : CAP_S);
 let TOOLS = opt.tools.split(',').filter(Boolean);
 if (opt['no-peers']) TOOLS = TOOLS.filter((t) => t.startsWith('fettle') || t === 'floor');
 const HOST_COUNTS = opt.hosts.split(',').map(Number);
@@ -124,7 +127,11 @@ function timed(argv, { env = {}, cwd = ROOT, timeoutMs = 20 * 60_000 } = {}) {
 
 let sshd;
 const bwEnv = (tuned) => ({ BW_SSH_ARGS: `-F ${path.join(WORK, tuned ? 'ssh_config_tuned' : 'ssh_config')}`, BW_REPO_PATH: path.join(WORK, 'bw') });
-const ansibleEnv = (tuned) => ({ ANSIBLE_CONFIG: path.join(WORK, 'ansible', tuned ? 'ansible-tuned.cfg' : 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_STDOUT_CALLBACK: 'default' });
+const ansibleEnv = (tuned) => ({
+  ANSIBLE_CONFIG: path.join(WORK, 'ansible', tuned ? 'ansible-tuned.cfg' : 'ansible.cfg'),
+  ANSIBLE_HOME: path.join(WORK, 'ansible', 'home'),
+  ANSIBLE_NOCOLOR: '1',
+});
 
 /** argv (and env) for one tool, case and host list. */
 function command(tool, kase, hosts) {
@@ -133,10 +140,14 @@ function command(tool, kase, hosts) {
   const list = hosts.join(',');
   switch (tool) {
     case 'fettle':
-    case 'fettle-ts': {
+    case 'fettle-ts':
+    case 'fettle-ts-nocache': {
       const site = path.join(WORK, tool === 'fettle' ? 'fettle-site' : 'fettle-site-ts');
       const mode = kase === 'verify' ? 'verify' : 'apply';
-      return { argv: withClean(['node', CLI, mode, '--site', site, '--json', list]) };
+      const argv = withClean(['node', CLI, mode, '--site', site, '--json', list]);
+      // The .ts site as before the compile cache: every run compiles fettle.config.ts with esbuild.
+      if (tool === 'fettle-ts-nocache') return { argv: ['sh', '-c', `rm -rf ${site}/node_modules/.cache/fettle && exec "$@"`, 'nocache', ...argv] };
+      return { argv };
     }
     case 'floor':
       return { argv: ['node', path.join(BENCH, 'floor.mjs'), String(sshd.port), sshd.clientKey, sshd.knownHosts, sshd.targets, ...hosts] };
@@ -207,10 +218,13 @@ async function measure(tool, kase, nHosts, hosts) {
   const one = async (label) => {
     if (kase !== 'cold') await ensureApplied(hosts);
     const mark = await sshd.mark();
-    const out = await timed(cmd.argv, { env: cmd.env, cwd: cmd.cwd, timeoutMs: CAP_S * 1000 });
+    const cap = capFor(tool);
+    const out = await timed(cmd.argv, { env: cmd.env, cwd: cmd.cwd, timeoutMs: cap * 1000 });
     const counts = await sshd.countsSince(mark);
+    // A bw run stopped at the cap leaves its node locks behind: the next run would refuse.
+    if (tool.startsWith('bundlewrap')) rmSync(path.join(sshd.dir, 'bw-locks'), { recursive: true, force: true });
     const ok = out.code === 0;
-    const capped = out.wall >= CAP_S;
+    const capped = out.wall >= cap;
     log(`  ${label.padEnd(7)} ${tool.padEnd(17)} ${kase.padEnd(6)} ${String(nHosts).padStart(3)}h  ${out.wall.toFixed(3)} s  ${((out.peakKb ?? 0) / 1024).toFixed(1)} MB  conn ${counts.connections} exec ${counts.execs} sftp ${counts.sftp}${ok ? '' : `  EXIT ${out.code}`}${capped ? ' (cap)' : ''}`);
     if (!ok && !capped) log(`${out.stdout.slice(-1500)}\n${out.stderr.slice(-1500)}`);
     return { ...out, counts, capped };
@@ -231,7 +245,7 @@ async function measure(tool, kase, nHosts, hosts) {
     max_s: round(Math.max(...counted.map((r) => r.wall))),
     runs: counted.length,
     warmup: !slow,
-    capped: first.capped || undefined,
+    capped: first.capped ? capFor(tool) : undefined,
     peak_mb: round(Math.max(...counted.map((r) => r.peakKb ?? 0)) / 1024, 1),
     cpu_s: round(median(counted.map((r) => r.cpu)), 2),
     connections: round(last.counts.connections / nHosts, 2),
@@ -266,6 +280,12 @@ async function scaleCase(counts, runs) {
       rs.push(r);
       log(`  scale verify ${String(n).padStart(3)} hosts: ${r.wall.toFixed(3)} s  ${(r.peakKb / 1024).toFixed(1)} MB  conn ${r.counts.connections} exec ${r.counts.execs}`);
     }
+    // The floor on the same hosts, for scale: how much of the growth is the server's.
+    const floorArgv = ['node', path.join(BENCH, 'floor.mjs'), String(sshd.port), sshd.clientKey, sshd.knownHosts, sshd.targets, ...hosts];
+    await timed(floorArgv);
+    const fl = [];
+    for (let i = 0; i < runs; i++) fl.push(await timed(floorArgv));
+    log(`  scale floor  ${String(n).padStart(3)} hosts: ${median(fl.map((r) => r.wall)).toFixed(3)} s`);
     const peak = Math.max(...rs.map((r) => r.peakKb)) / 1024;
     const entry = {
       tool: 'fettle',
@@ -278,6 +298,8 @@ async function scaleCase(counts, runs) {
       connections: round(rs.at(-1).counts.connections / n, 2),
       execs: round(rs.at(-1).counts.execs / n, 2),
       sftp: round(rs.at(-1).counts.sftp / n, 2),
+      floor_s: round(median(fl.map((r) => r.wall))),
+      vs_floor: round(median(rs.map((r) => r.wall)) / median(fl.map((r) => r.wall)), 2),
       cold_apply_s: round(apply.wall),
       cold_apply_peak_mb: round(apply.peakKb / 1024, 1),
     };
@@ -312,16 +334,19 @@ function markdown(doc) {
   lines.push(`Median wall seconds of ${RUNS} runs after a warm-up (runs column: fewer for the slow peer cases, see notes). Peak memory: GNU time %M, the largest single process of the controller's tree. connections / execs / sftp: per host, from the sshd log, in one counted run. "× fettle": that tool's median / fettle's (fettle = the .mjs site). "× floor": fettle's median / the floor's.`, '');
   lines.push('| tool | case | hosts | median s | runs | peak MB | conn/host | exec/host | sftp/host | × fettle | × floor |');
   lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  const order = ['fettle', 'fettle-ts', 'floor', 'bundlewrap-tuned', 'bundlewrap', 'ansible-tuned', 'ansible'];
+  const order = ['fettle', 'fettle-ts', 'fettle-ts-nocache', 'floor', 'bundlewrap-tuned', 'bundlewrap', 'ansible-tuned', 'ansible'];
   const sorted = [...doc.cases].sort((a, b) => a.hosts - b.hosts || ['cold', 'warm', 'verify'].indexOf(a.case) - ['cold', 'warm', 'verify'].indexOf(b.case) || order.indexOf(a.tool) - order.indexOf(b.tool));
   for (const r of sorted) {
-    lines.push(`| ${r.tool} | ${r.case} | ${r.hosts} | ${r.median_s.toFixed(3)} | ${r.runs}${r.warmup ? '' : '*'} | ${r.peak_mb} | ${r.connections} | ${r.execs} | ${r.sftp} | ${r.vs_fettle ?? ''} | ${r.vs_floor ?? ''} |`);
+    const time = r.capped ? `> ${r.capped}` : r.median_s.toFixed(3);
+    const gt = r.capped ? '> ' : '';
+    const counts = r.capped ? ['–', '–', '–'] : [r.connections, r.execs, r.sftp];
+    lines.push(`| ${r.tool} | ${r.case} | ${r.hosts} | ${time} | ${r.runs}${r.warmup ? '' : '*'} | ${r.capped ? '–' : r.peak_mb} | ${counts.join(' | ')} | ${r.vs_fettle === undefined ? '' : gt + r.vs_fettle} | ${r.vs_floor ?? ''} |`);
   }
   if (doc.scale.length) {
     lines.push('', '## Scale: fettle warm no-op verify', '');
-    lines.push('| hosts | median s | s/host | peak MB | MB per added host | conn/host | exec/host | cold apply s | cold apply peak MB |');
-    lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const s of doc.scale) lines.push(`| ${s.hosts} | ${s.median_s.toFixed(3)} | ${s.s_per_host} | ${s.peak_mb} | ${s.mb_per_added_host ?? ''} | ${s.connections} | ${s.execs} | ${s.cold_apply_s} | ${s.cold_apply_peak_mb} |`);
+    lines.push('| hosts | median s | s/host | peak MB | MB/host | MB per added host | conn/host | exec/host | floor s | × floor | cold apply s | cold apply peak MB |');
+    lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const s of doc.scale) lines.push(`| ${s.hosts} | ${s.median_s.toFixed(3)} | ${s.s_per_host} | ${s.peak_mb} | ${round(s.peak_mb / s.hosts, 2)} | ${s.mb_per_added_host ?? ''} | ${s.connections} | ${s.execs} | ${s.floor_s} | ${s.vs_floor} | ${s.cold_apply_s} | ${s.cold_apply_peak_mb} |`);
   }
   if (doc.notes.length) lines.push('', '## Notes', '', ...doc.notes.map((n) => `- ${n}`));
   return `${lines.join('\n')}\n`;
@@ -374,6 +399,15 @@ async function main() {
     await sshd.stop({ keep: opt.keep });
   }
   ratios();
+  notes.push(
+    `fettle = the site as \`fettle.config.mjs\` (plain JS: what a performance-minded user writes); fettle-ts = the same site as \`fettle.config.ts\`, its compile cached by the CLI (the warm-up fills the cache); fettle-ts-nocache = the .ts site with the cache removed inside the timed command, i.e. compiled by esbuild on every run as before the cache.`,
+    `Runs: a warm-up, then ${RUNS} counted runs; a case whose first run takes over ${SLOW_S} s counts that first run and makes ${SLOW_RUNS} in all (runs column marked *). A run is stopped at ${CAP_S} s (bundlewrap-tuned, fettle and the floor at ${opt['cap-strong']} s): shown as "> ${CAP_S}", a lower bound, with no counts.`,
+    'cold: the targets are removed inside the timed command. warm and verify start from the workload in place (an untimed fettle apply before each run makes sure of it). Every apply case is checked afterwards: the files, link and modes are exactly the workload.',
+    'connections/execs/sftp per host come from the sshd log of the last counted run. The tuned peers reuse ControlPersist masters opened by an earlier run (the warm-up, or the previous case), so they often show 0 connections: the handshake was paid before. Ansible as shipped also has ControlPersist=60s in its default ssh_args.',
+    'Peak MB: GNU time %M, the resident set of the largest single process of the timed command (for Ansible, the largest of its forks; for BundleWrap, its Python process; ssh client processes are separate and smaller).',
+    'Ansible plays run with gather_facts: false (fewer round trips than as shipped); BundleWrap as shipped runs 4 nodes at a time (its default -p 4), both variants; tuned BundleWrap differs only by ControlMaster auto + ControlPersist in its ssh config.',
+    'The floor is one Node process with plain ssh2: one connection and one command per host reading every piece of state (stat, sha256sum, dpkg-query), comparing nothing. "× floor" divides fettle warm and verify by it.',
+  );
   const doc = {
     date: started.toISOString(),
     duration_s: round((Date.now() - started.getTime()) / 1000, 1),
@@ -388,6 +422,13 @@ async function main() {
   mkdirSync(opt.out, { recursive: true });
   writeFileSync(path.join(opt.out, 'latest.json'), `${JSON.stringify(doc, null, 2)}\n`);
   writeFileSync(path.join(opt.out, 'latest.md'), markdown(doc));
+  // The README shows the last table of a run written to bench/results.
+  const readme = path.join(BENCH, 'README.md');
+  if (path.resolve(opt.out) === path.join(BENCH, 'results') && existsSync(readme)) {
+    const text = readFileSync(readme, 'utf8');
+    const next = text.replace(/<!-- results:start -->[\s\S]*<!-- results:end -->/, () => `<!-- results:start -->\n${markdown(doc).replace(/^# .*\n\n/, '')}<!-- results:end -->`);
+    writeFileSync(readme, next);
+  }
   log(`\nwrote ${path.join(opt.out, 'latest.json')} and latest.md in ${doc.duration_s} s`);
   process.stdout.write(markdown(doc));
 }

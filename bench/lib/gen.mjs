@@ -121,7 +121,8 @@ export function bundlewrapRepo({ dir, hosts, sshd }) {
   rmSync(dir, { recursive: true, force: true });
   write(
     path.join(dir, 'nodes.py'),
-    `nodes = {\n${hosts.map((h) => `    '${h}': {'hostname': '${h}', 'username': 'root', 'bundles': ['workload']},`).join('\n')}\n}\n`,
+    // lock_dir: bw's node locks go to the bench folder instead of this machine's /var/lib/bundlewrap.
+    `nodes = {\n${hosts.map((h) => `    '${h}': {'hostname': '${h}', 'username': 'root', 'bundles': ['workload'], 'lock_dir': '${sshd.dir}/bw-locks'},`).join('\n')}\n}\n`,
   );
   write(path.join(dir, 'groups.py'), `groups = {\n    'bench': {'member_patterns': [r'^node']},\n}\n`);
   write(
@@ -216,6 +217,9 @@ export function ansibleProject({ dir, hosts, sshd }) {
       'host_key_checking = True',
       'retry_files_enabled = False',
       'interpreter_python = /usr/bin/python3',
+      // Temp folders in the bench's folders, not root's ~/.ansible (the "remote" is this machine).
+      `local_tmp = ${path.join(dir, 'tmp')}`,
+      `remote_tmp = ${path.join(sshd.dir, 'ansible-tmp')}`,
       '',
       '[ssh_connection]',
       `control_path_dir = ${cp}`,
