@@ -64,6 +64,30 @@ class Deadline implements PromptPause {
   }
 }
 
+/**
+ * ssh2 writes each SSH packet to the socket on its own: with TCP_NODELAY that is one
+ * syscall and one segment per packet, and one wake-up of the server for each. Many
+ * requests leave in one go (100 SFTP writes are ~600 packets), so the writes made during
+ * one turn of the event loop are held (cork) and sent together at its end (uncork, one
+ * writev): the same bytes, no added round trip, far fewer syscalls on both sides.
+ */
+export function coalesceWrites(socket: net.Socket): void {
+  const write = socket.write.bind(socket) as (...args: Parameters<net.Socket['write']>) => boolean;
+  let held = false;
+  const flush = (): void => {
+    held = false;
+    socket.uncork();
+  };
+  socket.write = ((...args: Parameters<net.Socket['write']>): boolean => {
+    if (!held) {
+      held = true;
+      socket.cork();
+      setImmediate(flush);
+    }
+    return write(...args);
+  }) as net.Socket['write'];
+}
+
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA']);
 
 async function connectHop(
@@ -161,6 +185,7 @@ async function connectHop(
     }
     const socket = net.connect({ host: hop.hostname, port: hop.port });
     socket.setNoDelay(true);
+    coalesceWrites(socket);
     sock = socket;
     socket.once('connect', () => {
       socket.removeAllListeners('error');
