@@ -1,6 +1,5 @@
 import { defineItemType, FettleError, z, type CommandResult } from '@fettle/core';
 import { commandStatus } from './facts.js';
-import { hasRan, markRan } from './ran.js';
 
 /** How much of a failed command's stdout and stderr the error shows (the tail). */
 const OUTPUT_LIMIT = 4000;
@@ -41,7 +40,6 @@ export const actionItem = defineItemType({
   cdict: () => ({ done: true }),
 
   async sdict(item, context) {
-    if (hasRan(context, item.id)) return { done: true };
     if (item.attrs.unless === undefined) return { done: false };
     const code = await context.fact(commandStatus, item.attrs.unless);
     return { done: code === 0, _unless_code: code };
@@ -52,7 +50,8 @@ export const actionItem = defineItemType({
     if (result.code !== item.attrs.expected_return_code) {
       throw new FettleError('E_COMMAND', describeFailure(result, item.attrs.expected_return_code), { where: `host ${context.host.name}` });
     }
-    markRan(context, item.id);
+    // Nothing to read back: having run is the new state.
+    return { done: true };
   },
 
   displayValue: (key, value) => (key === 'done' ? (value === true ? 'done' : 'to run') : String(value)),

@@ -1,5 +1,4 @@
 import { defineItemType, shellQuote, z, type ItemTypeDefinition } from '@fettle/core';
-import { isDone, markDone } from './ran.js';
 import { validateUnitName } from './svc-systemd.js';
 
 const attributes = z.strictObject({});
@@ -7,8 +6,8 @@ const attributes = z.strictObject({});
 /**
  * A canned action on a unit, triggered (`triggered: true` by default) by the items
  * that change its configuration. Its state is one key (`restarted` / `reloaded`):
- * wanted true; actually true only once it ran in this run, so the engine's confirm
- * step accepts it.
+ * wanted true; false until it runs, and its fix reports true, so the engine's
+ * confirm step accepts it without reading anything back.
  */
 function cannedAction(name: string, key: string, describe: string, command: (unit: string) => string): ItemTypeDefinition<typeof attributes> {
   return defineItemType({
@@ -21,10 +20,11 @@ function cannedAction(name: string, key: string, describe: string, command: (uni
     // After the unit itself is enabled/started/stopped.
     implicitNeeds: (item) => [`svc_systemd:${item.name}`],
     cdict: () => ({ [key]: true }),
-    sdict: (item, context) => Promise.resolve({ [key]: isDone(context, item.id) }),
+    // Not yet run in this apply; once run, fix reports it (there is nothing to read back).
+    sdict: () => Promise.resolve({ [key]: false }),
     async fix(_change, item, context) {
       await context.runChecked(command(shellQuote(item.name)));
-      markDone(context, item.id);
+      return { [key]: true };
     },
   });
 }

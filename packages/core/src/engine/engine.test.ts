@@ -135,6 +135,47 @@ describe('engine ordering', () => {
   });
 });
 
+describe('engine confirm step', () => {
+  it('takes the state a fix reports instead of reading it back', async () => {
+    let reads = 0;
+    const once = defineItemType({
+      name: 'once',
+      attributes: z.strictObject({}),
+      cdict: () => ({ done: true }),
+      sdict: () => {
+        reads++;
+        return Promise.resolve({ done: false });
+      },
+      fix: () => Promise.resolve({ done: true }),
+    });
+    const config = defineSite({
+      plugins: [definePlugin({ name: 'p', itemTypes: [once], transports: [shellTransport()] })],
+      hosts: new MemoryHostStore({ hosts: { h1: { transport: 'sh' } }, defaultRoles: ['r'] }),
+      roles: { r: () => ({ 'once:a': {} }) },
+    });
+    const result = await run(config, 'apply');
+    expect(result.summary).toMatchObject({ changed: 1, failed: 0 });
+    expect(reads).toBe(1);
+  });
+
+  it('fails an item whose fix did not converge', async () => {
+    const stubborn = defineItemType({
+      name: 'stubborn',
+      attributes: z.strictObject({}),
+      cdict: () => ({ value: 'on' }),
+      sdict: () => Promise.resolve({ value: 'off' }),
+      fix: () => Promise.resolve(),
+    });
+    const config = defineSite({
+      plugins: [definePlugin({ name: 'p', itemTypes: [stubborn], transports: [shellTransport()] })],
+      hosts: new MemoryHostStore({ hosts: { h1: { transport: 'sh' } }, defaultRoles: ['r'] }),
+      roles: { r: () => ({ 'stubborn:a': {} }) },
+    });
+    const result = await run(config, 'apply');
+    expect(result.hosts[0]?.items[0]).toMatchObject({ status: 'failed', error: 'still differs after fix: value' });
+  });
+});
+
 describe('engine batching', () => {
   it('gathers the facts of 200 items in one remote command', async () => {
     const counter = { execs: 0 };

@@ -1,4 +1,4 @@
-import type { Change, ItemInstance } from '../protocols/item.js';
+import type { Change, ItemInstance, StateDict } from '../protocols/item.js';
 import { diffLines, diffStateDicts, validateStateDict, displayValue } from '../statedict.js';
 import { formatError } from '../errors.js';
 import type { BuiltHost, BuiltItem } from './items.js';
@@ -145,6 +145,8 @@ async function apply(built: BuiltHost, graph: ItemGraph, session: HostSession, o
 
     options.emit({ type: 'host-phase', host, phase: 'fix' });
     const fixErrors = new Map<string, string>();
+    // State a fix reported itself: confirmed without reading it back.
+    const reported = new Map<string, StateDict>();
     const units = new Map<string, typeof accepted>();
     const singles: typeof accepted = [];
     for (const entry of accepted) {
@@ -157,7 +159,12 @@ async function apply(built: BuiltHost, graph: ItemGraph, session: HostSession, o
       try {
         await gate.run(type, async () => {
           if (type.fixMany) await type.fixMany(batch.map((entry) => ({ change: entry.change, item: instance(entry.item) })), session.context);
-          else for (const entry of batch) await type.fix(entry.change, instance(entry.item), session.context);
+          else {
+            for (const entry of batch) {
+              const state = await type.fix(entry.change, instance(entry.item), session.context);
+              if (state) reported.set(entry.item.id, state);
+            }
+          }
         });
       } catch (error) {
         for (const entry of batch) fixErrors.set(entry.item.id, formatError(error));
@@ -167,7 +174,14 @@ async function apply(built: BuiltHost, graph: ItemGraph, session: HostSession, o
 
     options.emit({ type: 'host-phase', host, phase: 'confirm' });
     const fixed = accepted.filter((entry) => !fixErrors.has(entry.item.id));
-    const confirmations = await Promise.all(fixed.map((entry) => gather(entry.item, session)));
+    const confirmations = await Promise.all(
+      fixed.map((entry) => {
+        const state = reported.get(entry.item.id);
+        if (!state) return gather(entry.item, session);
+        validateStateDict(state, `item ${entry.item.id} fix result`);
+        return Promise.resolve<ItemState>({ change: diffStateDicts(entry.change.cdict, state) });
+      }),
+    );
     for (const entry of accepted) {
       const id = entry.item.id;
       const ms = Date.now() - waveStart;

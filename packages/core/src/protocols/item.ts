@@ -100,8 +100,12 @@ export interface ItemTypeDefinition<S extends z.ZodType> {
   cdict(item: ItemInstance<z.output<S>>, context: ItemContext): StateDict | null | Promise<StateDict | null>;
   /** Actual state, or null for "does not exist". Ask facts through the context. */
   sdict(item: ItemInstance<z.output<S>>, context: ItemContext): Promise<StateDict | null>;
-  /** Make the actual state equal the desired state; only the differing keys are given. */
-  fix(change: Change, item: ItemInstance<z.output<S>>, context: ItemContext): Promise<void>;
+  /**
+   * Make the actual state equal the desired state; only the differing keys are given.
+   * Return the new state to skip the confirming gather (an action has no state to
+   * read back: it returns `{ done: true }` once it ran).
+   */
+  fix(change: Change, item: ItemInstance<z.output<S>>, context: ItemContext): Promise<void | StateDict>;
   /**
    * Fix many items of this type at once (one apt-get for all packages ready together).
    * When present the engine calls it instead of `fix` for items of one wave.
