@@ -190,6 +190,34 @@ describe('bad input: a clear message naming the place, no stack trace, exit 3', 
   });
 });
 
+describe('apply -i', () => {
+  it('asks before each fix and applies only what was accepted', () => {
+    const dir = simpleSite(`{ 'file:/a.txt': { content: 'a' }, 'file:/b.txt': { content: 'b' }, 'file:/c.txt': { content: 'c', needs: ['file:/b.txt'] } }`);
+    const result = fettle(['apply', '-i', '--site', dir], { input: 'y\nn\n' });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('apply file:/a.txt on web1? [y/N] y');
+    expect(result.stdout).toContain('apply file:/b.txt on web1? [y/N] n');
+    expect(result.stdout).toMatch(/file:\/b\.txt\s+skipped: declined/);
+    expect(result.stdout).toMatch(/file:\/c\.txt\s+skipped: needs file:\/b\.txt, which was skipped/);
+    expect(readFileSync(path.join(dir, 'sandbox/web1/a.txt'), 'utf8')).toBe('a');
+    expect(() => readFileSync(path.join(dir, 'sandbox/web1/b.txt'))).toThrow();
+  });
+});
+
+describe('progress', () => {
+  it('draws a live line per host on a TTY and plain lines otherwise', () => {
+    const dir = simpleSite(`{ 'file:/a.txt': { content: 'a' } }`);
+    // `script` gives the command a pseudo-terminal, as a person at a terminal would.
+    const tty = spawnSync('script', ['-qec', `${process.execPath} ${bin} apply --site ${dir}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', TERM: 'xterm' } });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/… web1 {2}(connecting|gathering|fixing|confirming)/);
+    expect(tty.stdout).toContain('\x1b[1A\x1b[J'); // the live line is redrawn in place
+    const plain = fettle(['apply', '--site', dir]);
+    expect(plain.stdout).not.toContain('\x1b[');
+    expect(plain.stdout).not.toContain('…');
+  });
+});
+
 describe('exit codes', () => {
   it('2 when a host is unreachable, while the others finish', () => {
     const dir = simpleSite(

@@ -33,11 +33,16 @@ export async function runCommand(site: LoadedSite, out: Output, options: RunComm
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
   let confirm: ((host: string, result: ItemResult) => Promise<boolean>) | undefined;
-  if (options.interactive) {
-    const prompt = createInterface({ input: process.stdin, output: process.stdout });
+  const prompt = options.interactive ? createInterface({ input: process.stdin, terminal: Boolean(process.stdin.isTTY) }) : undefined;
+  if (prompt) {
+    // An iterator buffers lines, so answers typed (or piped) ahead are not lost.
+    const answers = prompt[Symbol.asyncIterator]();
     confirm = async (host, result) => {
       progress?.print(itemLines(host, result, 'plan'));
-      const answer = (await prompt.question(`apply ${result.id} on ${host}? [y/N] `)).trim().toLowerCase();
+      out.stdout.write(`apply ${result.id} on ${host}? [y/N] `);
+      const next = await answers.next();
+      const answer = next.done ? '' : String(next.value).trim().toLowerCase();
+      if (!process.stdin.isTTY) out.stdout.write(`${answer}\n`);
       return answer === 'y' || answer === 'yes';
     };
   }
@@ -62,6 +67,7 @@ export async function runCommand(site: LoadedSite, out: Output, options: RunComm
     else for (const line of summaryLines(run)) out.line(line);
     return abort.signal.aborted ? EXIT.interrupted : exitCodeOf(run);
   } finally {
+    prompt?.close();
     process.removeListener('SIGINT', onSignal);
   }
 }
