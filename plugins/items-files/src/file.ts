@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createTwoFilesPatch } from 'diff';
-import { defineItemType, shellQuote, z } from '@fettle/core';
+import { defineItemType, shellQuote, z, type ItemInstance } from '@fettle/core';
 import { fileStat } from './facts.js';
 import { applyOwnership, modeSchema, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
 
@@ -15,7 +15,8 @@ const attributes = z
     /** A file in the site to copy, relative to the site folder. */
     source: z.string().min(1).optional(),
     encoding: z.enum(['utf-8', 'base64']).default('utf-8'),
-    mode: modeSchema.default('0644'),
+    /** Default 0644, or 0600 when the content comes from a secret. */
+    mode: modeSchema.optional(),
     ...ownershipAttributes,
     /** Make sure the file does not exist. */
     delete: z.boolean().default(false),
@@ -30,6 +31,11 @@ async function desiredContent(attrs: FileAttrs, siteDir: string): Promise<Buffer
   if (attrs.source !== undefined) return readFile(path.resolve(siteDir, attrs.source));
   if (attrs.content !== undefined) return Buffer.from(attrs.content, attrs.encoding === 'base64' ? 'base64' : 'utf8');
   return undefined; // content not managed
+}
+
+/** A file whose content comes from a secret is readable by its owner only, unless the item says otherwise. */
+function fileMode(item: ItemInstance<FileAttrs>): string {
+  return item.attrs.mode ?? (item.usesSecrets ? '0600' : '0644');
 }
 
 function isText(data: Buffer): boolean {
@@ -50,7 +56,7 @@ export const fileItem = defineItemType({
     return {
       type: 'file',
       ...(content === undefined ? {} : { sha256: createHash('sha256').update(content).digest('hex'), _content: content }),
-      mode: item.attrs.mode,
+      mode: fileMode(item),
       ...ownershipState(item.attrs),
     };
   },
@@ -71,10 +77,10 @@ export const fileItem = defineItemType({
     const rewrite = change.sdict === null || change.keys.includes('sha256') || change.keys.includes('type');
     if (rewrite) {
       const content = (change.cdict['_content'] as Buffer | undefined) ?? Buffer.alloc(0);
-      await context.writeFile(item.name, content, { mode: item.attrs.mode, owner: item.attrs.owner, group: item.attrs.group });
+      await context.writeFile(item.name, content, { mode: fileMode(item), owner: item.attrs.owner, group: item.attrs.group });
       return;
     }
-    await applyOwnership(context, item.name, change.keys, item.attrs);
+    await applyOwnership(context, item.name, change.keys, { ...item.attrs, mode: fileMode(item) });
   },
 
   displayValue: (key, value) => (key === 'sha256' && typeof value === 'string' ? `sha256:${value.slice(0, 16)}…` : String(value)),

@@ -119,7 +119,7 @@ describe('file items over SSH through the engine', () => {
   it('never shows a secret in plan, apply, events or the sshd log, and writes it 0600', async () => {
     const kit = sshd.get();
     const config = site({ web1: sshHost(kit, 'web1') }, () => ({
-      'file:/etc/app/token': { content: secret('api'), mode: '0600' },
+      'file:/etc/app/token': { content: secret('api') }, // 0600 by default: the content is a secret
       'file:/etc/app/token.bak': { content: `old\n` },
     }));
     const events: EngineEvent[] = [];

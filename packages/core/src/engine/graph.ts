@@ -42,7 +42,7 @@ export function buildGraph(list: readonly BuiltItem[], hostName: string): ItemGr
         triggers.get(item.id)?.add(id);
       }
     }
-    const implicit = item.type.implicitNeeds?.({ id: item.id, name: item.name, attrs: item.attrs }) ?? [];
+    const implicit = item.type.implicitNeeds?.({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets }) ?? [];
     for (const id of implicit) if (items.has(id)) addEdge(item.id, id);
   }
   return { needs, triggers, order: topologicalOrder(needs, hostName) };

@@ -31,6 +31,8 @@ export interface BuiltItem {
   readonly common: Common;
   /** The role that declared it, for messages. */
   readonly role: string;
+  /** Any attribute came from a secret. */
+  readonly usesSecrets: boolean;
 }
 
 export interface BuiltHost {
@@ -130,11 +132,12 @@ export async function buildHostItems(host: Host, site: SiteConfig, registry: Reg
       const typeInput: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(rawAttrs)) (COMMON_KEYS.has(key) ? commonInput : typeInput)[key] = value;
       const common = parseOrThrow(commonSchema, { ...type.commonDefaults, ...commonInput }, 'E_ATTRIBUTE', where);
-      const resolved = containsSecret(typeInput) ? await resolveSecrets(typeInput, resolveSecret) : typeInput;
+      const usesSecrets = containsSecret(typeInput);
+      const resolved = usesSecrets ? await resolveSecrets(typeInput, resolveSecret) : typeInput;
       const attrs: unknown = parseOrThrow(type.attributes, resolved, 'E_ATTRIBUTE', where);
       const nameProblem = type.validateName?.(name);
       if (nameProblem) throw new FettleError('E_ATTRIBUTE', `bad item name '${name}': ${nameProblem}`, { where });
-      items.push({ id, typeName, name, type, attrs, common, role: roleName });
+      items.push({ id, typeName, name, type, attrs, common, role: roleName, usesSecrets });
     }
   }
   return { host, items, tasks };

@@ -25,7 +25,7 @@ interface Outcome {
   cascades: boolean;
 }
 
-const instance = (item: BuiltItem): ItemInstance<unknown> => ({ id: item.id, name: item.name, attrs: item.attrs });
+const instance = (item: BuiltItem): ItemInstance<unknown> => ({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets });
 
 async function gather(item: BuiltItem, session: HostSession): Promise<ItemState> {
   try {

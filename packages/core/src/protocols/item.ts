@@ -29,6 +29,8 @@ export interface ItemInstance<A> {
   readonly id: string;
   readonly name: string;
   readonly attrs: A;
+  /** True when any attribute came from a secret: a type can protect what it writes (mode 0600). */
+  readonly usesSecrets?: boolean | undefined;
 }
 
 /** A decoded command result for item code. */
