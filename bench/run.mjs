@@ -238,7 +238,13 @@ async function measure(tool, kase, nHosts, hosts) {
   const counted = slow ? [first] : [];
   const want = !slow ? RUNS : tool === 'bundlewrap-tuned' && first.wall < 2 * SLOW_S ? STRONG_SLOW_RUNS : SLOW_RUNS;
   while (counted.length < want && !first.capped) counted.push(await one(`run ${counted.length + 1}`));
-  if (kase !== 'verify' && tool !== 'floor' && !first.capped) checkTargets(hosts);
+  let error;
+  try {
+    if (kase !== 'verify' && tool !== 'floor' && !first.capped) checkTargets(hosts);
+  } catch (e) {
+    error = e instanceof Error ? e.message : String(e);
+    log(`  ${tool} ${kase} ${nHosts}h: the targets are not the workload: ${error}`);
+  }
   const last = counted[counted.length - 1];
   const entry = {
     tool,
@@ -257,6 +263,7 @@ async function measure(tool, kase, nHosts, hosts) {
     sftp: round(last.counts.sftp / nHosts, 2),
     totals: last.counts,
     exit_codes: counted.map((r) => r.code),
+    error,
     ...details(tool, last),
   };
   results.push(entry);
@@ -344,7 +351,8 @@ function markdown(doc) {
     const time = r.capped ? `> ${r.capped}` : r.median_s.toFixed(3);
     const gt = r.capped ? '> ' : '';
     const counts = r.capped ? ['–', '–', '–'] : [r.connections, r.execs, r.sftp];
-    lines.push(`| ${r.tool} | ${r.case} | ${r.hosts} | ${time} | ${r.runs}${r.warmup ? '' : '*'} | ${r.capped ? '–' : r.peak_mb} | ${counts.join(' | ')} | ${r.vs_fettle === undefined ? '' : gt + r.vs_fettle} | ${r.vs_floor ?? ''} |`);
+    const failed = !r.capped && (r.error || r.exit_codes?.some((code) => code !== 0)) ? ` (failed: ${r.error ? 'targets wrong' : `exit ${r.exit_codes.join(',')}`})` : '';
+    lines.push(`| ${r.tool}${failed} | ${r.case} | ${r.hosts} | ${time} | ${r.runs}${r.warmup ? '' : '*'} | ${r.capped ? '–' : r.peak_mb} | ${counts.join(' | ')} | ${r.vs_fettle === undefined ? '' : gt + r.vs_fettle} | ${r.vs_floor ?? ''} |`);
   }
   if (doc.scale.length) {
     lines.push('', '## Scale: fettle warm no-op verify', '');

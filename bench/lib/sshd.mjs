@@ -77,6 +77,7 @@ export async function startSshd({ hosts, maxSessions = 100, maxStartups = '100' 
   const targets = f('targets');
   for (const h of hosts) mkdirSync(path.join(targets, h), { recursive: true, mode: 0o755 });
   mkdirSync('/run/sshd', { recursive: true });
+  mkdirSync(f('remote-tmp'), { mode: 0o1777 });
   let port = 0;
   for (let attempt = 1; ; attempt++) {
     port = await freePort();
@@ -96,7 +97,9 @@ export async function startSshd({ hosts, maxSessions = 100, maxStartups = '100' 
       `Subsystem sftp ${SFTP_SERVER}`,
       `MaxSessions ${maxSessions}`,
       `MaxStartups ${maxStartups}`,
-      'SetEnv SHLVL=1',
+      // TMPDIR: what the tools leave behind on the "remote" (e.g. Ansible's module payloads when
+      // a run is stopped at the cap) stays in the bench folder, removed at the end.
+      `SetEnv SHLVL=1 TMPDIR=${f('remote-tmp')}`,
       'LogLevel VERBOSE',
       'PrintMotd no',
       'UseDNS no',
