@@ -73,3 +73,4 @@ export {
 } from './tasks/index.js';
 export { z } from 'zod';
 export { writeFileAtomic, type AtomicWriteOptions } from './local-files.js';
+export { runItems, type RunItemsOptions } from './engine/run-items.js';

@@ -11,6 +11,7 @@ export {
   type SshdForTests,
   type SshdHost,
   type SshdKit,
+  type SshInventoryHost,
   type StartSshdOptions,
 } from './sshd.js';
 export { parseSshdLog, type SshdCounts, type SshdMark } from './log.js';

@@ -35,6 +35,15 @@ export interface SshdHost {
   root: string;
 }
 
+/** Plain data for a fettle inventory: the ssh transport's host entry. */
+export interface SshInventoryHost {
+  readonly transport: 'ssh';
+  readonly address: string;
+  readonly port: number;
+  readonly user: string;
+  readonly transportOptions: Readonly<Record<string, unknown>>;
+}
+
 export interface SshdKit extends AsyncDisposable {
   readonly port: number;
   readonly address: '127.0.0.1';
@@ -61,7 +70,7 @@ export interface SshdKit extends AsyncDisposable {
   readonly hosts: Readonly<Record<string, SshdHost>>;
   /** True once `stop()` has been called. */
   readonly stopped: boolean;
-  /** Counts over the whole log, after waiting briefly for sshd to finish writing. */
+/** Counts over the whole log, after waiting briefly for sshd to finish writing. */
   counts(): Promise<SshdCounts>;
   /** The current end of the log; pass it to `countsSince` to count only later activity. */
   mark(): Promise<SshdMark>;
@@ -72,6 +81,11 @@ export interface SshdKit extends AsyncDisposable {
   sshConfig(hostAlias?: string): string;
   /** Arguments for the system `ssh` client (key, known_hosts, strict checking, port); add `user@127.0.0.1 cmd`. */
   sshArgs(): string[];
+  /**
+   * A fettle inventory entry (MemoryHostStore `hosts` value) reaching this sshd with
+   * `@fettle/transport-ssh`, confined to the named test host's target root.
+   */
+  inventoryHost(name: string, transportOptions?: Readonly<Record<string, unknown>>): SshInventoryHost;
   /**
    * SIGTERM the daemon and its session processes, wait until gone, remove `dir`
    * (unless `keepDir`); idempotent. A function property so `afterAll(kit.stop)` works unbound.
@@ -469,6 +483,17 @@ async function startIn(
         '  BatchMode yes',
         '',
       ].join('\n');
+    },
+    inventoryHost(name: string, extra: Readonly<Record<string, unknown>> = {}) {
+      const root = hosts[name]?.root;
+      if (root === undefined) throw new Error(`testkit: no test host named '${name}' (hosts: ${Object.keys(hosts).join(', ')})`);
+      return {
+        transport: 'ssh',
+        address: '127.0.0.1',
+        port,
+        user,
+        transportOptions: { identityFile: clientKeyPath, knownHosts: knownHostsPath, sshConfig: false, agent: false, root, ...extra },
+      };
     },
     sshArgs() {
       return [

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineItemType, definePlugin, MemoryHostStore, Registry, runSite, z, type ItemMap, type RunMode, type SiteConfig } from '@fettle/core';
+import { runItems, defineItemType, definePlugin, z, type ItemMap, type RunMode } from '@fettle/core';
 import localTransport from '@fettle/transport-local';
 import sshTransport from '@fettle/transport-ssh';
 import { sshdForTests, type SshdKit } from '@fettle/testkit';
@@ -62,22 +62,9 @@ beforeAll(sshd.start);
 afterAll(sshd.stop);
 
 /** h1 over the local transport, or over SSH to the test kit's sshd (as this user, root). */
-function hostStore(kit?: SshdKit): MemoryHostStore {
-  if (!kit) return new MemoryHostStore({ hosts: { h1: { transport: 'local', transportOptions: { root: path.join(dir, 'root') } } }, defaultRoles: ['r'] });
-  const transportOptions = { identityFile: kit.clientKeyPath, knownHosts: kit.knownHostsPath, sshConfig: false, agent: false, root: kit.hosts['h1']?.root ?? '/' };
-  return new MemoryHostStore({ hosts: { h1: { transport: 'ssh', address: kit.address, port: kit.port, user: kit.user, transportOptions } }, defaultRoles: ['r'] });
-}
-
-async function run(items: ItemMap, mode: RunMode = 'apply', kit?: SshdKit) {
-  const site: SiteConfig = {
-    plugins: [systemdPlugin, stampPlugin, localTransport, sshTransport],
-    hosts: hostStore(kit),
-    roles: { r: () => items },
-  };
-  const result = await runSite({ site, siteDir: dir, registry: new Registry(site.plugins), hosts: await site.hosts.listHosts(), mode });
-  const host = result.hosts[0];
-  if (!host) throw new Error('no host result');
-  return { result, host, byId: Object.fromEntries(host.items.map((item) => [item.id, item])) };
+function run(items: ItemMap, mode: RunMode = 'apply', kit?: SshdKit) {
+  const host = kit ? kit.inventoryHost('h1') : { transport: 'local', transportOptions: { root: path.join(dir, 'root') } };
+  return runItems({ plugins: [systemdPlugin, stampPlugin, localTransport, sshTransport], hostName: 'h1', host, items, mode, siteDir: dir });
 }
 
 describe('svc_systemd without systemd', () => {
