@@ -90,7 +90,8 @@ function versions() {
     fettle: JSON.parse(readFileSync(path.join(ROOT, 'packages/cli/package.json'), 'utf8')).version,
     fettle_commit: v(`git -C ${ROOT} rev-parse --short HEAD`),
     bundlewrap: v('bw --version'),
-    ansible: v('ansible-playbook --version 2>/dev/null | head -1'),
+    // ANSIBLE_HOME: even --version creates ~/.ansible/tmp otherwise.
+    ansible: v(`ANSIBLE_HOME=${path.join(WORK, 'ansible', 'home')} ansible-playbook --version 2>/dev/null | head -1`),
     openssh: v('ssh -V 2>&1'),
   };
 }
