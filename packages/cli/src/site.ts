@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { FettleError, Registry, parseOrThrow, selectHosts, z, type Host, type HostStore, type Plugin, type Role, type SecretStore, type SiteConfig } from '@fettle/core';
+import { FettleError, Registry, writeFileAtomic, parseOrThrow, selectHosts, z, type Host, type HostStore, type Plugin, type Role, type SecretStore, type SiteConfig } from '@fettle/core';
 
 const CONFIG_NAMES = ['fettle.config.ts', 'fettle.config.mts', 'fettle.config.js', 'fettle.config.mjs'];
 
@@ -68,12 +68,6 @@ function hashFile(file: string): string {
   } catch {
     return '';
   }
-}
-
-function writeAtomic(file: string, data: string | Uint8Array): void {
-  const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  writeFileSync(temp, data);
-  renameSync(temp, file);
 }
 
 /** The cached compile of this config, if every input still has the content it was compiled from. */
@@ -149,9 +143,9 @@ async function compileConfig(configPath: string, dir: string): Promise<string> {
   }
   try {
     mkdirSync(cacheDir, { recursive: true });
-    writeAtomic(path.join(cacheDir, output), code);
+    await writeFileAtomic(path.join(cacheDir, output), code);
     // An input edited during the compile may not be what was compiled: use it this once, cache nothing.
-    if (!editedMeanwhile) writeAtomic(manifestPath, `${JSON.stringify({ format: CACHE_FORMAT, output, inputs } satisfies CacheManifest)}\n`);
+    if (!editedMeanwhile) await writeFileAtomic(manifestPath, `${JSON.stringify({ format: CACHE_FORMAT, output, inputs } satisfies CacheManifest)}\n`);
     for (const name of readdirSync(cacheDir)) {
       if (name.startsWith(`${key}-`) && name.endsWith('.mjs') && name !== output) rmSync(path.join(cacheDir, name), { force: true });
     }

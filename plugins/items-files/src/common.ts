@@ -25,6 +25,12 @@ export function parentItems(name: string): string[] {
   return ids;
 }
 
+/** `owner:group` for chown, shell-quoted; undefined when neither is managed. */
+export function ownerSpec(wanted: { owner?: string | undefined; group?: string | undefined }): string | undefined {
+  if (wanted.owner === undefined && wanted.group === undefined) return undefined;
+  return shellQuote(`${wanted.owner ?? ''}${wanted.group !== undefined ? `:${wanted.group}` : ''}`);
+}
+
 /** Set mode and ownership of an existing path in one command. */
 export async function applyOwnership(
   context: ItemContext,
@@ -36,10 +42,8 @@ export async function applyOwnership(
   const real = shellQuote(context.path(name));
   const commands: string[] = [];
   if (keys.includes('mode') && wanted.mode !== undefined) commands.push(`chmod ${wanted.mode} ${real}`);
-  if ((keys.includes('owner') || keys.includes('group')) && (wanted.owner !== undefined || wanted.group !== undefined)) {
-    const spec = `${wanted.owner ?? ''}${wanted.group !== undefined ? `:${wanted.group}` : ''}`;
-    commands.push(`chown ${noDereference ? '-h ' : ''}${shellQuote(spec)} ${real}`);
-  }
+  const spec = ownerSpec(wanted);
+  if ((keys.includes('owner') || keys.includes('group')) && spec !== undefined) commands.push(`chown ${noDereference ? '-h ' : ''}${spec} ${real}`);
   if (commands.length > 0) await context.runChecked(commands.join(' && '));
 }
 

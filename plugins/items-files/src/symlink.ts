@@ -2,7 +2,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { defineItemType, shellQuote, z } from '@fettle/core';
 import { fileStat } from './facts.js';
-import { applyOwnership, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
+import { applyOwnership, ownerSpec, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
 
 /** A symbolic link: target, owner, group; replaced atomically. */
 export const symlinkItem = defineItemType({
@@ -39,9 +39,8 @@ export const symlinkItem = defineItemType({
     if (change.sdict === null || change.keys.includes('type') || change.keys.includes('target')) {
       // Make the new link beside the old one, then rename over it: never a moment without a link.
       const temp = shellQuote(path.posix.join(path.posix.dirname(realPath), `.${path.posix.basename(realPath)}.fettle-${randomBytes(6).toString('hex')}`));
-      const chown = item.attrs.owner !== undefined || item.attrs.group !== undefined
-        ? ` && chown -h ${shellQuote(`${item.attrs.owner ?? ''}${item.attrs.group !== undefined ? `:${item.attrs.group}` : ''}`)} ${temp}`
-        : '';
+      const spec = ownerSpec(item.attrs);
+      const chown = spec === undefined ? '' : ` && chown -h ${spec} ${temp}`;
       await context.runChecked(`ln -s -- ${shellQuote(item.attrs.target)} ${temp}${chown} && mv -Tf -- ${temp} ${real} || { rm -f -- ${temp}; exit 1; }`);
       return;
     }

@@ -1,19 +1,10 @@
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generateHybridIdentity } from 'age-encryption';
-import { FettleError } from '@fettle/core';
 import { describe, expect, it } from 'vitest';
 import { ageSecretStore, generateKeyPair, writeIdentityFile } from './index.js';
-import { run, testSite } from './testing.js';
+import { failure, run, testSite } from './testing.js';
 
-async function failure(promise: Promise<unknown>): Promise<FettleError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof FettleError)) throw new Error(`expected a FettleError, got ${String(error)}`);
-  return error;
-}
 
 describe('key sources', () => {
   it('refuses a key file readable by others, with the exact chmod in the hint, then accepts it once fixed', async () => {

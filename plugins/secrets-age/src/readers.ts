@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { parseOrThrow, z, type SecretReaders } from '@fettle/core';
-import { atomicWrite } from './atomic.js';
+import { atomicWrite, readTextIfExists } from './atomic.js';
 import { messageOf, secretError } from './problem.js';
 
 const READERS_SHAPE = '{ "hosts": [host names], "groups": [group names] }';
@@ -28,13 +27,8 @@ export function normalizeReaders(readers: SecretReaders | undefined): StoredRead
 
 /** `secrets/<name>.readers.json`; a missing file means "the controller only". */
 export async function readReaders(file: string): Promise<StoredReaders | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfExists(file);
+  if (text === undefined) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { FettleError, MemoryHostStore, formatError } from '@fettle/core';
 import { describe, expect, it } from 'vitest';
 import { ageSecretStore, groupsOf } from './index.js';
-import { testSite } from './testing.js';
+import { failure, testSite } from './testing.js';
 
 /** Every text an error carries, down its cause chain. */
 function everything(error: unknown): string {
@@ -18,14 +18,6 @@ function everything(error: unknown): string {
   return parts.join('\n');
 }
 
-async function failure(promise: Promise<unknown>): Promise<FettleError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof FettleError)) throw new Error(`expected a FettleError, got ${String(error)}`);
-  return error;
-}
 
 describe('readers', () => {
   it("a host's key decrypts only what was shared with it, and get(name, host) refuses the others", async () => {

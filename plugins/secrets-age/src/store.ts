@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { HostStore, SecretReaders, SecretStore } from '@fettle/core';
-import { atomicWrite } from './atomic.js';
+import { atomicWrite, readTextIfExists } from './atomic.js';
 import { decryptWith, encryptTo, isArmored } from './crypto.js';
 import { checkRecipient, describeSource, loadIdentities, parseIdentities, recipientOf, resolvePath, type KeySource } from './keys.js';
 import { secretError } from './problem.js';
@@ -243,13 +243,8 @@ export class AgeSecretStore implements SecretStore {
   /** A host's public key from `keys/hosts/<host>.pub`, or undefined when there is none. */
   async hostRecipient(host: string): Promise<string | undefined> {
     const file = this.hostKeyPath(host);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
+    const text = await readTextIfExists(file);
+    if (text === undefined) return undefined;
     const line = text
       .split('\n')
       .map((entry) => entry.trim())

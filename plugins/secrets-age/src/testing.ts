@@ -3,6 +3,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { onTestFinished } from 'vitest';
+import { FettleError } from '@fettle/core';
 import { ageSecretStore, type AgeSecretStore, type AgeSecretStoreOptions } from './index.js';
 
 /** Runs a program synchronously (age, age-keygen) and fails the test on a non-zero exit. */
@@ -51,4 +52,14 @@ export async function testSite(options: Partial<AgeSecretStoreOptions> = {}): Pr
       return key;
     },
   };
+}
+
+/** The FettleError a promise rejects with (fails the test if it resolves or throws anything else). */
+export async function failure(promise: Promise<unknown>): Promise<FettleError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof FettleError)) throw new Error(`expected a FettleError, got ${String(error)}`);
+  return error;
 }
