@@ -22,6 +22,10 @@ describe('batch script', () => {
     expect(parsed[4]?.stdout.toString()).toBe(`single quotes and ${process.env['HOME'] ?? ''}\n`);
   });
   it('returns fewer results when the output is cut short', () => {
-    expect(parseBatchOutput(Buffer.from('\n@0 0 1 0\na\n@1 0 5 0\nab'), 2)).toHaveLength(1);
+    const ops = [{ command: 'printf a' }, { command: 'printf bbbbb' }];
+    const whole = spawnSync('sh', ['-s'], { input: buildBatchScript(ops) }).stdout;
+    expect(parseBatchOutput(whole, 2).map((r) => r.stdout.toString())).toEqual(['a', 'bbbbb']);
+    expect(parseBatchOutput(whole.subarray(0, whole.length - 2), 2)).toHaveLength(1);
+    expect(parseBatchOutput(Buffer.from('garbage'), 2)).toHaveLength(0);
   });
 });
