@@ -7,8 +7,9 @@ import { runCommand } from './commands/run.js';
 import { createSecretPrompt } from './prompt.js';
 import { hostsCommand, itemsCommand, pluginsCommand } from './commands/inspect.js';
 import { tasksCommand } from './commands/tasks.js';
+import { SITE_PACKAGE_COMMANDS, registerSitePackageCommands } from './commands/site-package.js';
 
-const BUILTIN = new Set(['plan', 'apply', 'verify', 'items', 'tasks', 'hosts', 'plugins', 'help']);
+const BUILTIN = new Set(['plan', 'apply', 'verify', 'items', 'tasks', 'hosts', 'plugins', 'help', ...SITE_PACKAGE_COMMANDS]);
 
 interface GlobalOptions {
   site: string;
@@ -100,6 +101,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .action(async () => {
       exitCode = pluginsCommand(await site(), output());
     });
+  registerSitePackageCommands(program, { site, output, setExit: (code) => (exitCode = code) });
 
   try {
     // Plugin commands (`fettle secret`, `fettle discover`) exist only once the site is loaded.
