@@ -3,7 +3,7 @@
 // packages the tests use (sshd, age, sudo), pnpm, the workspace's dependencies, and
 // a build. Every step is skipped when already done, so a second run costs little.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -59,3 +59,13 @@ if (pnpmVersion !== PNPM_VERSION) {
 // 3. Dependencies and build (turbo caches the build, so a second run is quick).
 run('pnpm', ['install', '--frozen-lockfile', '--reporter=silent']);
 run('pnpm', ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only', '--ui=stream', '--log-prefix=none']);
+
+// 4. Verdaccio, the npm registry the distribution tests start: a private npm project outside
+// the workspace, since 6.8.0 needs node-fetch pinned to 2.7.0 to run on Node 20 (an npm override).
+const verdaccioDir = path.join(root, 'tools/verdaccio');
+const verdaccioManifest = path.join(verdaccioDir, 'node_modules/verdaccio/package.json');
+const wantedVerdaccio = JSON.parse(readFileSync(path.join(verdaccioDir, 'package.json'), 'utf8')).dependencies.verdaccio;
+if (!existsSync(verdaccioManifest) || JSON.parse(readFileSync(verdaccioManifest, 'utf8')).version !== wantedVerdaccio) {
+  log(`installing verdaccio ${wantedVerdaccio} in tools/verdaccio`);
+  run('npm', ['ci', '--no-fund', '--no-audit', '--loglevel=error'], { cwd: verdaccioDir, stdio: ['ignore', 'ignore', 'inherit'] });
+}

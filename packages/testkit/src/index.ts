@@ -17,3 +17,4 @@ export {
 export { parseSshdLog, type SshdCounts, type SshdMark } from './log.js';
 export { authorizeKey, createTestUser, grantNopasswdSudo, type TestUser, type UserRef } from './users.js';
 export { silentHost, type SilentHost } from './silent.js';
+export { findVerdaccio, startRegistry, type RegistryKit, type StartRegistryOptions } from './registry.js';

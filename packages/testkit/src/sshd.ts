@@ -203,7 +203,8 @@ function childPids(parent: number): number[] {
 
 // ---------------------------------------------------------------------------
 
-function freePort(): Promise<number> {
+/** A loopback port free at the time of asking (the caller retries if it is taken before it binds). */
+export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.once('error', reject);
