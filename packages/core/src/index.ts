@@ -59,7 +59,6 @@ export {
   orderTasks,
   decideTask,
   describeTaskReason,
-  inspectTasks,
   type Stamp,
   type OrderedTask,
   type TaskRef,
@@ -68,9 +67,8 @@ export {
   type DependencyState,
   type TaskReport,
   type TaskStatus,
-  type InspectTasksOptions,
-  type HostTasksReport,
 } from './tasks/index.js';
 export { z } from 'zod';
 export { writeFileAtomic, type AtomicWriteOptions } from './local-files.js';
 export { runItems, type RunItemsOptions } from './engine/run-items.js';
+export { inspectTasks, type InspectTasksOptions, type HostTasksReport } from './engine/inspect-tasks.js';

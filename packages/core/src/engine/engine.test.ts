@@ -9,6 +9,7 @@ import { MemoryHostStore } from '../memory-host-store.js';
 import { Registry } from '../registry.js';
 import { runSite } from './engine.js';
 import { isFettleError } from '../errors.js';
+import { UnreachableError } from '../protocols/transport.js';
 import { shellTransport } from '../test-support.js';
 import type { RunMode } from './results.js';
 
@@ -233,5 +234,77 @@ describe('engine secrets', () => {
     const text = JSON.stringify({ result, events });
     expect(text).not.toContain('hunter2');
     expect(text).toContain('<secret:db>');
+  });
+});
+
+describe('engine faults', () => {
+  it('starts no item after the signal aborts, and reports the rest skipped as interrupted', async () => {
+    const w = world();
+    const controller = new AbortController();
+    const t = w.make('t', { delay: 30 });
+    const items: ItemMap = { 't:a': {}, 't:b': { needs: ['t:a'] }, 't:c': { needs: ['t:b'] } };
+    const config = site([t], items);
+    const starts: { id: string; at: number }[] = [];
+    let abortedAt = 0;
+    const result = await runSite({
+      site: config,
+      siteDir: '/tmp',
+      registry: new Registry(config.plugins),
+      hosts: await config.hosts.listHosts(),
+      mode: 'apply',
+      signal: controller.signal,
+      emit: (event) => {
+        if (event.type === 'item-start') starts.push({ id: event.id, at: performance.now() });
+        if (event.type === 'item-done' && event.result.id === 't:a') {
+          abortedAt = performance.now();
+          controller.abort();
+        }
+      },
+    });
+    expect(starts.map((start) => start.id)).toEqual(['t:a']);
+    expect(starts.every((start) => start.at < abortedAt)).toBe(true);
+    const byId = Object.fromEntries((result.hosts[0]?.items ?? []).map((item) => [item.id, item]));
+    expect(byId['t:a']).toMatchObject({ status: 'changed' });
+    expect(byId['t:b']).toMatchObject({ status: 'skipped', reason: 'interrupted' });
+    expect(byId['t:c']).toMatchObject({ status: 'skipped', reason: 'interrupted' });
+    expect(w.state.has('t:b')).toBe(false);
+  });
+
+  it('reports a host whose connection is lost as unreachable with its results so far, and the others in full', async () => {
+    const counter = { execs: 0 };
+    const sh = shellTransport(counter);
+    const dying: typeof sh = {
+      ...sh,
+      name: 'dying',
+      async connect(host, options, context) {
+        const inner = await sh.connect(host, options, context);
+        return { ...inner, exec: () => Promise.reject(new UnreachableError('lost', `${host.name}: the SSH connection was lost (test)`)) };
+      },
+    };
+    const echo = defineFact<string, string>({ name: 'test.echo2', command: (qs) => qs.map((q) => `echo ${q}`).join('\n'), parse: (out) => out.trim().split('\n') });
+    const probe = defineItemType({
+      name: 'probe',
+      attributes: z.strictObject({}),
+      cdict: (item) => ({ seen: item.name }),
+      sdict: async (item, context) => ({ seen: await context.fact(echo, item.name) }),
+      fix: () => Promise.resolve(),
+    });
+    const config = defineSite({
+      plugins: [definePlugin({ name: 'p', itemTypes: [probe], transports: [sh, dying] })],
+      hosts: new MemoryHostStore({ hosts: { good: { transport: 'sh' }, bad: { transport: 'dying' } }, defaultRoles: ['r'] }),
+      roles: { r: () => ({ 'probe:a': {}, 'probe:b': { needs: ['probe:a'] } }) },
+    });
+    const result = await run(config, 'apply');
+    const good = result.hosts.find((host) => host.host === 'good');
+    const bad = result.hosts.find((host) => host.host === 'bad');
+    expect(good).toMatchObject({ status: 'ok' });
+    expect(bad).toMatchObject({ status: 'unreachable', reason: 'lost' });
+    expect(bad?.error).toMatch(/connection lost .*s into the run .*the SSH connection was lost/);
+    // Lost during the gather: no wave starts, every item says why.
+    expect(bad?.items.map((item) => [item.id, item.status, item.reason])).toEqual([
+      ['probe:a', 'skipped', 'connection lost'],
+      ['probe:b', 'skipped', 'connection lost'],
+    ]);
+    expect(result.summary).toMatchObject({ unreachable: 1, hosts: 2 });
   });
 });

@@ -1,18 +1,16 @@
 import type { Host } from '../protocols/host.js';
 import type { SiteConfig } from '../protocols/site.js';
-import type { Transport, TransportDefinition, ConnectContext } from '../protocols/transport.js';
-import { isUnreachableError } from '../protocols/transport.js';
+import type { ConnectContext } from '../protocols/transport.js';
 import type { Registry } from '../registry.js';
 import { Redactor } from '../redact.js';
-import { formatError } from '../errors.js';
-import { resolveTransport } from './connect.js';
 import { mapPool } from '../pool.js';
-import { buildHostItems, secretResolver, type BuiltHost } from './items.js';
-import { buildGraph, type ItemGraph } from './graph.js';
-import { HostSession } from './session.js';
-import { runHostItems } from './run-host.js';
 import { TaskCoordinator } from '../tasks/coordinator.js';
+import { prepareHosts } from './prepare.js';
+import { runHost } from './run-host.js';
+import { taskSiteAccess } from './host-tasks.js';
 import { summarize, type EngineEvent, type HostResult, type ItemResult, type RunMode, type RunResult } from './results.js';
+
+export { prepareHosts, type PreparedHost } from './prepare.js';
 
 export interface SiteRunOptions {
   readonly site: SiteConfig;
@@ -26,88 +24,36 @@ export interface SiteRunOptions {
   readonly confirm?: ((host: string, result: ItemResult) => Promise<boolean>) | undefined;
   /** Shared so that callers can scrub their own output with the same secrets. */
   readonly redactor?: Redactor | undefined;
+  /** Aborting stops every host from starting a new wave or item; what was not done is reported skipped. */
   readonly signal?: AbortSignal | undefined;
   readonly warn?: ((message: string) => void) | undefined;
   readonly prompt?: ConnectContext['prompt'];
 }
 
-/** A host with its items validated and its graph built: nothing has touched the host yet. */
-export interface PreparedHost {
-  readonly built: BuiltHost;
-  readonly graph: ItemGraph;
-  readonly transport: TransportDefinition;
-  readonly transportOptions: unknown;
-}
-
 /**
- * Validate everything a run needs before any host is contacted: roles, items,
- * attributes, dependencies, transports. Bad input fails here, whole, with the place named.
+ * Plan, verify or apply a site on the given hosts: validate everything first
+ * (bad input touches no host), order hosts for cross-host task dependencies,
+ * then run each host in a bounded pool. Every host appears in the result.
  */
-export async function prepareHosts(
-  site: SiteConfig,
-  registry: Registry,
-  hosts: readonly Host[],
-  redactor: Redactor,
-): Promise<PreparedHost[]> {
-  return Promise.all(
-    hosts.map(async (host) => {
-      const { transport, transportOptions } = resolveTransport(registry, host);
-      const built = await buildHostItems(host, site, registry, redactor);
-      return { built, graph: buildGraph(built.items, host.name), transport, transportOptions };
-    }),
-  );
-}
-
-function hostStatus(items: readonly ItemResult[]): HostResult['status'] {
-  if (items.some((item) => item.status === 'failed')) return 'failed';
-  if (items.some((item) => item.status === 'changed')) return 'changed';
-  return 'ok';
-}
-
-/** Plan, verify or apply a site on the given hosts, in a bounded pool. */
 export async function runSite(options: SiteRunOptions): Promise<RunResult> {
   const started = Date.now();
   const redactor = options.redactor ?? new Redactor();
-  const emit = (event: EngineEvent): void => options.emit?.(redactor.scrubValue(event));
-  // Setup tasks run after each host's items; hosts whose tasks others depend on go first.
-  const tasks = new TaskCoordinator(options);
-  const prepared = await tasks.orderHosts(await prepareHosts(options.site, options.registry, options.hosts, redactor));
+  const tasks = new TaskCoordinator({ ...taskSiteAccess(options), mode: options.mode, signal: options.signal });
+  const prepared = await prepareHosts(options.site, options.registry, options.hosts, redactor);
+  const ordered = await tasks.orderHosts(prepared, ({ built }) => ({ name: built.host.name, tasks: built.tasks }));
+  const context = {
+    ...options,
+    redactor,
+    tasks,
+    emit: (event: EngineEvent): void => options.emit?.(redactor.scrubValue(event)),
+  };
   const limit = options.concurrency ?? options.site.concurrency ?? 32;
-
-  const results = await mapPool(prepared, limit, tasks.track(async ({ built, graph, transport, transportOptions }): Promise<HostResult> => {
-    const host = built.host;
-    const hostStart = Date.now();
-    const roundTrips = { execs: 0, fileWrites: 0, fileReads: 0 };
-    const done = (result: Omit<HostResult, 'ms' | 'roundTrips' | 'host'>): HostResult => {
-      const full = redactor.scrubValue({ host: host.name, ...result, ms: Date.now() - hostStart, roundTrips });
-      emit({ type: 'host-done', host: host.name, result: full });
-      return full;
-    };
-    emit({ type: 'host-start', host: host.name });
-    if (options.signal?.aborted) return done({ status: 'unreachable', items: [], error: 'interrupted before connecting' });
-    let connection: Transport;
+  const results = await mapPool(ordered, limit, async (host): Promise<HostResult> => {
     try {
-      connection = await transport.connect(host, transportOptions, {
-        siteDir: options.siteDir,
-        signal: options.signal,
-        warn: (message) => options.warn?.(`${host.name}: ${message}`),
-        prompt: options.prompt,
-      });
-    } catch (error) {
-      if (isUnreachableError(error)) return done({ status: 'unreachable', items: [], error: error.message, reason: error.reason });
-      return done({ status: 'unreachable', items: [], error: `cannot connect: ${formatError(error)}`, reason: 'other' });
-    }
-    emit({ type: 'host-connected', host: host.name, ms: Date.now() - hostStart });
-    const session = new HostSession(host, connection, options.siteDir, secretResolver(host, options.site, redactor));
-    try {
-      const items = await tasks.around(built, session, emit, () => runHostItems(built, graph, session, { mode: options.mode, emit, confirm: options.confirm }));
-      Object.assign(roundTrips, { execs: session.stats.execs, fileWrites: session.stats.fileWrites, fileReads: session.stats.fileReads });
-      return done({ status: hostStatus(items), items, readonly: host.readonly && options.mode === 'apply' ? true : undefined });
-    } catch (error) {
-      return done({ status: 'failed', items: [], error: formatError(error) });
+      return await runHost(host, context);
     } finally {
-      await connection.close().catch(() => undefined);
+      await tasks.finished(host.built.host.name);
     }
-  }));
+  });
   return { mode: options.mode, summary: summarize(results), hosts: results, ms: Date.now() - started };
 }

@@ -1,6 +1,8 @@
 import type { DiffLine } from '../protocols/item.js';
 
-export type RunMode = 'plan' | 'verify' | 'apply';
+import type { RunMode } from '../protocols/run.js';
+
+export type { RunMode };
 
 /**
  * ok: in its desired state. changed: fixed (apply) or would change (plan/verify).

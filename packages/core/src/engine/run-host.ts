@@ -1,210 +1,107 @@
-import type { Change, ItemInstance, StateDict } from '../protocols/item.js';
-import { diffLines, diffStateDicts, validateStateDict, displayValue } from '../statedict.js';
+import type { SiteConfig } from '../protocols/site.js';
+import type { ConnectContext, Transport } from '../protocols/transport.js';
+import { isUnreachableError } from '../protocols/transport.js';
+import type { Redactor } from '../redact.js';
 import { formatError } from '../errors.js';
-import type { BuiltHost, BuiltItem } from './items.js';
-import type { ItemGraph } from './graph.js';
-import type { HostSession } from './session.js';
-import { ConcurrencyGate } from './gate.js';
-import type { EngineEvent, ItemResult, RunMode } from './results.js';
+import type { TaskCoordinator } from '../tasks/coordinator.js';
+import type { PreparedHost } from './prepare.js';
+import { secretResolver } from './items.js';
+import { HostSession } from './session.js';
+import { applyItems } from './apply-items.js';
+import { checkItems } from './check-items.js';
+import { runTasksStep } from './host-tasks.js';
+import type { EngineEvent, HostResult, ItemResult, RunMode } from './results.js';
 
-export interface HostRunOptions {
+/** What every host's run shares: the mode, the site, the way out (events), the controls (confirm, abort). */
+export interface HostRunContext {
   readonly mode: RunMode;
-  emit(event: EngineEvent): void;
-  /** Asked before each fix (`apply -i`); false skips the item and its dependents. */
-  confirm?: ((host: string, result: ItemResult) => Promise<boolean>) | undefined;
+  readonly site: SiteConfig;
+  readonly siteDir: string;
+  readonly redactor: Redactor;
+  readonly tasks: TaskCoordinator;
+  readonly emit: (event: EngineEvent) => void;
+  readonly confirm?: ((host: string, result: ItemResult) => Promise<boolean>) | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly warn?: ((message: string) => void) | undefined;
+  readonly prompt?: ConnectContext['prompt'];
 }
 
-interface ItemState {
-  change: Change | null;
-  error?: string | undefined;
-}
-
-/** A skipped item whose dependents must be skipped too (failure, `skip`, declined). */
-interface Outcome {
-  result: ItemResult;
-  cascades: boolean;
-}
-
-const instance = (item: BuiltItem): ItemInstance<unknown> => ({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets });
-
-async function gather(item: BuiltItem, session: HostSession): Promise<ItemState> {
-  try {
-    const [cdict, sdict] = await Promise.all([
-      Promise.resolve(item.type.cdict(instance(item), session.context)),
-      item.type.sdict(instance(item), session.context),
-    ]);
-    validateStateDict(cdict, `item ${item.id} cdict`);
-    validateStateDict(sdict, `item ${item.id} sdict`);
-    return { change: diffStateDicts(cdict, sdict) };
-  } catch (error) {
-    return { change: null, error: formatError(error) };
-  }
-}
-
-function actionOf(change: Change): ItemResult['action'] {
-  if (change.cdict === null) return 'delete';
-  return change.sdict === null ? 'create' : 'change';
-}
-
-async function describeChange(item: BuiltItem, change: Change, session: HostSession, withDetail: boolean): Promise<Pick<ItemResult, 'diff' | 'detail' | 'action'>> {
-  const display = (key: string, value: unknown): string => (item.type.displayValue ? item.type.displayValue(key, value) : displayValue(value));
-  let detail: string | undefined;
-  if (withDetail && item.type.diffDetail) {
-    try {
-      detail = await item.type.diffDetail(change, instance(item), session.context);
-    } catch {
-      detail = undefined; // the diff is a courtesy; the keys above still say what differs
-    }
-  }
-  return { diff: diffLines(change, display), detail, action: actionOf(change) };
-}
-
-/** Check every item without changing anything (plan, verify, readonly hosts). */
-async function check(built: BuiltHost, session: HostSession, options: HostRunOptions, withDetail: boolean): Promise<ItemResult[]> {
-  const started = Date.now();
-  const active = built.items.filter((item) => !item.common.skip && !item.common.triggered);
-  const states = await Promise.all(active.map((item) => gather(item, session)));
-  const byId = new Map(active.map((item, index) => [item.id, states[index] as ItemState]));
-  return Promise.all(
-    built.items.map(async (item): Promise<ItemResult> => {
-      const state = byId.get(item.id);
-      const ms = Date.now() - started;
-      let result: ItemResult;
-      if (!state) result = { id: item.id, status: 'skipped', reason: item.common.skip ? 'skip attribute' : 'runs only when triggered', ms };
-      else if (state.error !== undefined) result = { id: item.id, status: 'failed', error: state.error, ms };
-      else if (state.change === null) result = { id: item.id, status: 'ok', ms };
-      else result = { id: item.id, status: 'changed', ...(await describeChange(item, state.change, session, withDetail)), ms };
-      options.emit({ type: 'item-done', host: built.host.name, result });
-      return result;
-    }),
-  );
-}
+type HostOutcome = Omit<HostResult, 'ms' | 'roundTrips' | 'host'>;
 
 /**
- * Apply in waves: a wave is every item whose dependencies are done. Its state is
- * re-gathered where a dependency changed, its fixes run in parallel (their
- * commands coalesce into one remote script), then its fixes are confirmed, each
- * step one batched round trip whatever the number of items.
+ * One host, top to bottom: connect; gather and apply (or check) its items; run
+ * its setup tasks; close; report. Whatever happens, the host ends with a result:
+ * converged, failed (with the items and why), or unreachable (with when it was lost).
  */
-async function apply(built: BuiltHost, graph: ItemGraph, session: HostSession, options: HostRunOptions): Promise<ItemResult[]> {
-  const host = built.host.name;
-  const items = new Map(built.items.map((item) => [item.id, item]));
-  const outcomes = new Map<string, Outcome>();
-  const changed = new Set<string>();
-  const triggered = new Set<string>();
-  const gate = new ConcurrencyGate();
-  const finish = (id: string, result: ItemResult, cascades = result.status === 'failed'): void => {
-    outcomes.set(id, { result, cascades });
-    options.emit({ type: 'item-done', host, result });
+export async function runHost(prepared: PreparedHost, run: HostRunContext): Promise<HostResult> {
+  const host = prepared.built.host;
+  const started = Date.now();
+  const report = (outcome: HostOutcome, session?: HostSession): HostResult => {
+    const stats = session?.stats ?? { execs: 0, fileWrites: 0, fileReads: 0 };
+    const roundTrips = { execs: stats.execs, fileWrites: stats.fileWrites, fileReads: stats.fileReads };
+    const result = run.redactor.scrubValue({ host: host.name, ...outcome, ms: Date.now() - started, roundTrips });
+    run.emit({ type: 'host-done', host: host.name, result });
+    return result;
   };
 
-  options.emit({ type: 'host-phase', host, phase: 'gather' });
-  const states = new Map<string, ItemState>();
-  const initial = built.items.filter((item) => !item.common.skip);
-  await Promise.all(initial.map(async (item) => states.set(item.id, await gather(item, session))));
+  run.emit({ type: 'host-start', host: host.name });
+  if (run.signal?.aborted) return report({ status: 'unreachable', items: [], error: 'interrupted before connecting', reason: 'interrupted' });
+  const connected = await connect(prepared, run);
+  if ('failure' in connected) return report(connected.failure);
+  run.emit({ type: 'host-connected', host: host.name, ms: Date.now() - started });
 
-  const remaining = new Set(graph.order);
-  while (remaining.size > 0) {
-    const wave = graph.order.filter((id) => remaining.has(id) && [...(graph.needs.get(id) ?? [])].every((dep) => outcomes.has(dep)));
-    for (const id of wave) remaining.delete(id);
-    const waveStart = Date.now();
-    const active: BuiltItem[] = [];
-    for (const id of wave) {
-      const item = items.get(id) as BuiltItem;
-      const blocker = [...(graph.needs.get(id) ?? [])].find((dep) => outcomes.get(dep)?.cascades);
-      if (blocker) finish(id, { id, status: 'skipped', reason: `needs ${blocker}, which ${outcomes.get(blocker)?.result.status === 'failed' ? 'failed' : 'was skipped'}`, ms: 0 }, true);
-      else if (item.common.skip) finish(id, { id, status: 'skipped', reason: 'skip attribute', ms: 0 }, true);
-      else if (item.common.triggered && !triggered.has(id)) finish(id, { id, status: 'skipped', reason: 'not triggered', ms: 0 }, false);
-      else active.push(item);
-    }
-    // State gathered before a dependency changed is stale: gather it again.
-    const stale = active.filter((item) => [...(graph.needs.get(item.id) ?? [])].some((dep) => changed.has(dep)));
-    await Promise.all(stale.map(async (item) => states.set(item.id, await gather(item, session))));
-
-    const toFix: { item: BuiltItem; change: Change; result: ItemResult }[] = [];
-    for (const item of active) {
-      const state = states.get(item.id) as ItemState;
-      if (state.error !== undefined) finish(item.id, { id: item.id, status: 'failed', error: state.error, ms: Date.now() - waveStart });
-      else if (state.change === null) finish(item.id, { id: item.id, status: 'ok', ms: Date.now() - waveStart });
-      else toFix.push({ item, change: state.change, result: { id: item.id, status: 'changed', ms: 0 } });
-    }
-    await Promise.all(
-      toFix.map(async (entry) => {
-        entry.result = { ...entry.result, ...(await describeChange(entry.item, entry.change, session, true)) };
-      }),
-    );
-    let accepted = toFix;
-    if (options.confirm) {
-      accepted = [];
-      for (const entry of toFix) {
-        if (await options.confirm(host, entry.result)) accepted.push(entry);
-        else finish(entry.item.id, { ...entry.result, status: 'skipped', reason: 'declined', ms: 0 }, true);
-      }
-    }
-    if (accepted.length === 0) continue;
-
-    options.emit({ type: 'host-phase', host, phase: 'fix' });
-    const fixErrors = new Map<string, string>();
-    // State a fix reported itself: confirmed without reading it back.
-    const reported = new Map<string, StateDict>();
-    const units = new Map<string, typeof accepted>();
-    const singles: typeof accepted = [];
-    for (const entry of accepted) {
-      if (entry.item.type.fixMany) units.set(entry.item.typeName, [...(units.get(entry.item.typeName) ?? []), entry]);
-      else singles.push(entry);
-    }
-    const runUnit = async (batch: typeof accepted): Promise<void> => {
-      const type = (batch[0] as (typeof accepted)[number]).item.type;
-      for (const entry of batch) options.emit({ type: 'item-start', host, id: entry.item.id });
-      try {
-        await gate.run(type, async () => {
-          if (type.fixMany) await type.fixMany(batch.map((entry) => ({ change: entry.change, item: instance(entry.item) })), session.context);
-          else {
-            for (const entry of batch) {
-              const state = await type.fix(entry.change, instance(entry.item), session.context);
-              if (state) reported.set(entry.item.id, state);
-            }
-          }
-        });
-      } catch (error) {
-        for (const entry of batch) fixErrors.set(entry.item.id, formatError(error));
-      }
-    };
-    await Promise.all([...[...units.values()].map(runUnit), ...singles.map((entry) => runUnit([entry]))]);
-
-    options.emit({ type: 'host-phase', host, phase: 'confirm' });
-    const fixed = accepted.filter((entry) => !fixErrors.has(entry.item.id));
-    const confirmations = await Promise.all(
-      fixed.map((entry) => {
-        const state = reported.get(entry.item.id);
-        if (!state) return gather(entry.item, session);
-        validateStateDict(state, `item ${entry.item.id} fix result`);
-        return Promise.resolve<ItemState>({ change: diffStateDicts(entry.change.cdict, state) });
-      }),
-    );
-    for (const entry of accepted) {
-      const id = entry.item.id;
-      const ms = Date.now() - waveStart;
-      const fixError = fixErrors.get(id);
-      if (fixError !== undefined) {
-        finish(id, { ...entry.result, status: 'failed', error: fixError, ms });
-        continue;
-      }
-      const after = confirmations[fixed.indexOf(entry)] as ItemState;
-      if (after.error !== undefined) finish(id, { ...entry.result, status: 'failed', error: `could not confirm the fix: ${after.error}`, ms });
-      else if (after.change !== null) finish(id, { ...entry.result, status: 'failed', error: `still differs after fix: ${after.change.keys.join(', ') || 'exists'}`, ms });
-      else {
-        changed.add(id);
-        for (const target of graph.triggers.get(id) ?? []) triggered.add(target);
-        finish(id, { ...entry.result, ms });
-      }
-    }
+  const connection = connected.transport;
+  const session = new HostSession(host, connection, run.siteDir, secretResolver(host, run.site, run.redactor));
+  try {
+    return report(await work(prepared, session, run, started), session);
+  } catch (error) {
+    return report({ status: 'failed', items: [], error: formatError(error) }, session);
+  } finally {
+    await connection.close().catch(() => undefined);
   }
-  return graph.order.map((id) => (outcomes.get(id) as Outcome).result);
 }
 
-/** Run one host's items in the given mode. */
-export function runHostItems(built: BuiltHost, graph: ItemGraph, session: HostSession, options: HostRunOptions): Promise<ItemResult[]> {
-  if (options.mode === 'apply' && !built.host.readonly) return apply(built, graph, session, options);
-  return check(built, session, options, options.mode !== 'verify');
+/** Open the host's transport; a failure is the host's outcome (unreachable, with the reason). */
+async function connect(prepared: PreparedHost, run: HostRunContext): Promise<{ transport: Transport } | { failure: HostOutcome }> {
+  const host = prepared.built.host;
+  try {
+    const transport = await prepared.transport.connect(host, prepared.transportOptions, {
+      siteDir: run.siteDir,
+      signal: run.signal,
+      warn: (message) => run.warn?.(`${host.name}: ${message}`),
+      prompt: run.prompt,
+    });
+    return { transport };
+  } catch (error) {
+    if (isUnreachableError(error)) return { failure: { status: 'unreachable', items: [], error: error.message, reason: error.reason } };
+    return { failure: { status: 'unreachable', items: [], error: `cannot connect: ${formatError(error)}`, reason: 'other' } };
+  }
+}
+
+/** The items, then the tasks; a host whose connection was lost on the way is reported unreachable, with its results so far. */
+async function work(prepared: PreparedHost, session: HostSession, run: HostRunContext, started: number): Promise<HostOutcome> {
+  const { built, graph } = prepared;
+  const host = built.host;
+  // Asked now, so the stamps travel in the same batch as the items' first gather.
+  const tasks = run.tasks.begin(host.name, session.context);
+  const stopped = (): string | undefined => (session.lost ? 'connection lost' : undefined);
+  const items =
+    run.mode === 'apply' && !host.readonly
+      ? await applyItems(built, graph, session, { emit: run.emit, confirm: run.confirm, signal: run.signal, stopped })
+      : await checkItems(built, session, run.emit, run.mode !== 'verify');
+  const halt = run.signal?.aborted ? 'interrupted' : stopped();
+  const taskRows = tasks ? await runTasksStep(tasks, items, { host: host.name, mode: run.mode, emit: run.emit, stopped: halt }) : [];
+  const all = [...items, ...taskRows];
+  const lost = session.lost;
+  if (lost) {
+    const after = ((lost.at - started) / 1000).toFixed(1);
+    return { status: 'unreachable', items: all, reason: 'lost', error: `connection lost ${after}s into the run (${new Date(lost.at).toISOString()}): ${lost.error.message}` };
+  }
+  return { status: hostStatus(all), items: all, readonly: host.readonly && run.mode === 'apply' ? true : undefined };
+}
+
+function hostStatus(items: readonly ItemResult[]): HostResult['status'] {
+  if (items.some((item) => item.status === 'failed')) return 'failed';
+  if (items.some((item) => item.status === 'changed')) return 'changed';
+  return 'ok';
 }

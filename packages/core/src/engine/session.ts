@@ -3,6 +3,7 @@ import type { Fact, FactEnv } from '../protocols/fact.js';
 import type { Host } from '../protocols/host.js';
 import type { ItemContext, RunResult } from '../protocols/item.js';
 import type { ExecOptions, ExecResult, FileOwnership, Transport } from '../protocols/transport.js';
+import { isUnreachableError, type UnreachableError } from '../protocols/transport.js';
 import { FettleError } from '../errors.js';
 import { buildBatchScript, parseBatchOutput, type BatchOp } from './batch.js';
 
@@ -45,6 +46,7 @@ export class HostSession {
   #facts = new Map<string, FactAsk>();
   #runs: RunAsk[] = [];
   #scheduled = false;
+  #lost: { error: UnreachableError; at: number } | undefined;
 
   constructor(host: Host, transport: Transport, siteDir: string, secrets?: (name: string) => Promise<string>) {
     this.host = host;
@@ -75,13 +77,26 @@ export class HostSession {
       },
       readFile: (itemPath) => {
         this.stats.fileReads++;
-        return transport.readFile(mapPath(itemPath));
+        return this.#watch(transport.readFile(mapPath(itemPath)));
       },
       writeFile: (itemPath, data, ownership?: FileOwnership) => {
         this.stats.fileWrites++;
-        return transport.writeFile(mapPath(itemPath), data, ownership);
+        return this.#watch(transport.writeFile(mapPath(itemPath), data, ownership));
       },
     };
+  }
+
+  /** The connection was lost (the transport said so), and when; undefined while it is usable. */
+  get lost(): { readonly error: UnreachableError; readonly at: number } | undefined {
+    return this.#lost;
+  }
+
+  /** Note a lost connection seen through any operation, so the engine stops starting work on this host. */
+  #watch<T>(operation: Promise<T>): Promise<T> {
+    return operation.catch((error: unknown) => {
+      if (isUnreachableError(error)) this.#lost ??= { error, at: Date.now() };
+      throw error;
+    });
   }
 
   fact<Q, R>(fact: Fact<Q, R>, query: Q): Promise<R> {
@@ -109,7 +124,7 @@ export class HostSession {
       // A command with its own deadline runs alone, so its timeout cannot kill a batch.
       this.stats.execs++;
       this.stats.ops++;
-      const result = await this.transport.exec(command, options);
+      const result = await this.#watch(this.transport.exec(command, options));
       return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
     }
     const stdin = options.stdin === undefined ? undefined : Buffer.from(options.stdin);
@@ -166,9 +181,9 @@ export class HostSession {
     try {
       if (ops.length === 1) {
         const op = ops[0] as BatchOp;
-        return [await this.transport.exec(op.command, { stdin: op.stdin })];
+        return [await this.#watch(this.transport.exec(op.command, { stdin: op.stdin }))];
       }
-      const raw = await this.transport.exec('sh -s', { stdin: buildBatchScript(ops) });
+      const raw = await this.#watch(this.transport.exec('sh -s', { stdin: buildBatchScript(ops) }));
       const results = parseBatchOutput(raw.stdout, ops.length);
       return ops.map((_op, index) => {
         const result = results[index];

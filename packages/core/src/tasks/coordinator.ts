@@ -1,15 +1,26 @@
-import { formatError } from '../errors.js';
-import type { BuiltHost } from '../engine/items.js';
-import type { HostSession } from '../engine/session.js';
-import type { EngineEvent, ItemResult, RunMode } from '../engine/results.js';
+import type { ItemContext } from '../protocols/item.js';
+import type { RunMode } from '../protocols/run.js';
+import { FettleError, formatError } from '../errors.js';
 import type { DependencyState } from './decide.js';
-import { orderTasks, type OrderedTask, type TaskRef } from './order.js';
+import { orderTasks, type DeclaredTask, type OrderedTask, type TaskRef } from './order.js';
 import { askStamps, dependencyState, runTaskPhase, type TaskReport } from './phase.js';
-import { RemoteStamps, type TaskSiteOptions } from './remote.js';
-import { FettleError } from '../errors.js';
+import { RemoteStamps, type TaskSiteAccess } from './remote.js';
 
-export interface TaskRunOptions extends TaskSiteOptions {
+export interface TaskRunOptions extends TaskSiteAccess {
   readonly mode: RunMode;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** A host as the coordinator sees it: its name and the tasks its roles declared. */
+export interface TaskHost {
+  readonly name: string;
+  readonly tasks: readonly DeclaredTask[];
+}
+
+/** One host's tasks for one run, their stamps already asked (see `TaskCoordinator.begin`). */
+export interface HostTasks {
+  /** Decide, and in apply run, the tasks; `blocked` skips them all with that reason (an item failed). */
+  run(hooks: { blocked?: string | undefined; onStart?: (task: OrderedTask) => void; onDone?: (report: TaskReport) => void }): Promise<TaskReport[]>;
 }
 
 interface HostEntry {
@@ -20,24 +31,6 @@ interface HostEntry {
   readonly done: Promise<Map<string, DependencyState>>;
   finish(states: Map<string, DependencyState>): void;
   states: Map<string, DependencyState>;
-}
-
-/** Task reports as engine results: tasks appear as `task:ID` rows beside the items. */
-export function taskResult(report: TaskReport, mode: RunMode): ItemResult {
-  const id = `task:${report.id}`;
-  const base = { id, reason: report.because, ms: report.ms };
-  switch (report.status) {
-    case 'up-to-date':
-      return { ...base, status: 'ok' };
-    case 'would-run':
-      return { ...base, status: 'changed', diff: [{ key: mode === 'apply' ? 'ran' : 'would run', want: report.because }] };
-    case 'ran':
-      return { ...base, status: 'changed', diff: [{ key: 'ran', want: report.because }] };
-    case 'failed':
-      return { ...base, status: 'failed', error: report.error ?? report.because };
-    default:
-      return { ...base, status: 'skipped' };
-  }
 }
 
 /**
@@ -62,9 +55,10 @@ export class TaskCoordinator {
    * Validate every host's tasks (before any host is contacted) and return the
    * hosts with those depended on first. Throws naming host, role and task.
    */
-  async orderHosts<T extends { readonly built: BuiltHost }>(prepared: readonly T[]): Promise<T[]> {
-    const names = new Set(prepared.map((entry) => entry.built.host.name));
-    const ordered = new Map(prepared.map((entry) => [entry.built.host.name, orderTasks(entry.built.tasks, entry.built.host.name)]));
+  async orderHosts<T>(prepared: readonly T[], describe: (entry: T) => TaskHost): Promise<T[]> {
+    const nameOf = (entry: T): string => describe(entry).name;
+    const names = new Set(prepared.map(nameOf));
+    const ordered = new Map(prepared.map((entry) => [nameOf(entry), orderTasks(describe(entry).tasks, nameOf(entry))]));
     let known: Set<string> | undefined;
     for (const [host, tasks] of ordered) {
       for (const entry of tasks) {
@@ -87,8 +81,8 @@ export class TaskCoordinator {
     const result: T[] = [];
     const left = [...prepared];
     for (;;) {
-      const placed = new Set(result.map((entry) => entry.built.host.name));
-      const next = left.find((entry) => [...(needs.get(entry.built.host.name) ?? [])].every((dep) => placed.has(dep))) ?? left[0];
+      const placed = new Set(result.map(nameOf));
+      const next = left.find((entry) => [...(needs.get(nameOf(entry)) ?? [])].every((dep) => placed.has(dep))) ?? left[0];
       if (next === undefined) break;
       left.splice(left.indexOf(next), 1);
       result.push(next);
@@ -96,57 +90,48 @@ export class TaskCoordinator {
     result.forEach((entry, index) => {
       let finish: (states: Map<string, DependencyState>) => void = () => undefined;
       const done = new Promise<Map<string, DependencyState>>((resolve) => (finish = resolve));
-      const hostEntry: HostEntry = { tasks: ordered.get(entry.built.host.name) ?? [], index, done, finish, states: new Map() };
-      this.#hosts.set(entry.built.host.name, hostEntry);
+      this.#hosts.set(nameOf(entry), { tasks: ordered.get(nameOf(entry)) ?? [], index, done, finish, states: new Map() });
     });
     this.#pending = result.length;
     return result;
   }
 
   /**
-   * Wrap the engine's per-host worker so dependents are released however the host
-   * ends (unreachable, failed, done), and remote connections close after the last.
+   * Start a host's tasks: their stamps are asked now, in the same tick as the
+   * items' first gather, so they share its remote command. Null when the host has no tasks.
    */
-  track<T extends { readonly built: BuiltHost }, R>(worker: (input: T, index: number) => Promise<R>): (input: T, index: number) => Promise<R> {
-    return async (input, index) => {
-      try {
-        return await worker(input, index);
-      } finally {
-        const entry = this.#hosts.get(input.built.host.name);
-        entry?.finish(entry.states);
-        if (--this.#pending === 0) await this.#remote.close();
-      }
+  begin(hostName: string, context: ItemContext): HostTasks | null {
+    const entry = this.#hosts.get(hostName);
+    if (!entry || entry.tasks.length === 0) return null;
+    const stamps = askStamps(context, entry.tasks);
+    stamps.catch(() => undefined); // awaited by run(); never an unhandled rejection meanwhile
+    return {
+      run: (hooks) =>
+        runTaskPhase({
+          mode: this.#options.mode,
+          context,
+          tasks: entry.tasks,
+          stamps,
+          blocked: hooks.blocked,
+          signal: this.#options.signal,
+          remote: (ref) => this.#dependency(entry, ref),
+          onStart: hooks.onStart,
+          onDone: (report) => {
+            entry.states.set(report.id, dependencyState(`${hostName}/${report.id}`, report));
+            hooks.onDone?.(report);
+          },
+        }),
     };
   }
 
   /**
-   * Run a host's items, then its tasks. The stamps are asked in the same tick as
-   * the items' first gather, so they share its remote command.
+   * A host is finished, however it ended (unreachable, failed, done): its
+   * dependents are released, and remote connections close after the last host.
    */
-  async around(built: BuiltHost, session: HostSession, emit: (event: EngineEvent) => void, runItems: () => Promise<ItemResult[]>): Promise<ItemResult[]> {
-    const entry = this.#hosts.get(built.host.name);
-    if (!entry || entry.tasks.length === 0) return runItems();
-    const stamps = askStamps(session.context, entry.tasks);
-    stamps.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
-    const items = await runItems();
-    const failed = items.find((item) => item.status === 'failed');
-    const host = built.host.name;
-    const mode = this.#options.mode;
-    const reports = await runTaskPhase({
-      mode,
-      context: session.context,
-      tasks: entry.tasks,
-      stamps,
-      blocked: failed && mode === 'apply' ? `not run: item ${failed.id} failed` : undefined,
-      signal: this.#options.signal,
-      remote: (ref) => this.#dependency(entry, ref),
-      onStart: (task) => emit({ type: 'item-start', host, id: `task:${task.task.id}` }),
-      onDone: (report) => {
-        entry.states.set(report.id, dependencyState(`${host}/${report.id}`, report));
-        emit({ type: 'item-done', host, result: taskResult(report, mode) });
-      },
-    });
-    return [...items, ...reports.map((report) => taskResult(report, mode))];
+  async finished(hostName: string): Promise<void> {
+    const entry = this.#hosts.get(hostName);
+    entry?.finish(entry.states);
+    if (--this.#pending === 0) await this.#remote.close();
   }
 
   async #dependency(self: HostEntry, ref: TaskRef): Promise<DependencyState> {

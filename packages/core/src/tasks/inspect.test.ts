@@ -5,7 +5,7 @@ import type { Task } from '../protocols/task.js';
 import { MemoryHostStore } from '../memory-host-store.js';
 import { Registry } from '../registry.js';
 import { runSite } from '../engine/engine.js';
-import { inspectTasks } from './inspect.js';
+import { inspectTasks } from '../engine/inspect-tasks.js';
 import { loggedTask, sandboxPlugin, tempRoot } from './testing.js';
 
 let root: string;

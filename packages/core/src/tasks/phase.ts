@@ -1,6 +1,6 @@
 import type { ItemContext } from '../protocols/item.js';
 import { formatError } from '../errors.js';
-import type { RunMode } from '../engine/results.js';
+import type { RunMode } from '../protocols/run.js';
 import { decideTask, describeTaskReason, type DependencyState, type TaskReason } from './decide.js';
 import type { OrderedTask, TaskRef } from './order.js';
 import { stampPath, taskStamps, writeStamp, type Stamp } from './stamps.js';

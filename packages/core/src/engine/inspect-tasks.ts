@@ -1,13 +1,15 @@
 import type { Host } from '../protocols/host.js';
 import { Redactor } from '../redact.js';
-import { buildHostItems } from '../engine/items.js';
-import { HostSession } from '../engine/session.js';
-import { orderTasks } from './order.js';
-import { askStamps, runTaskPhase, type TaskReport } from './phase.js';
-import { RemoteStamps, connectForTasks, type TaskSiteOptions } from './remote.js';
 import { formatError } from '../errors.js';
+import { orderTasks } from '../tasks/order.js';
+import { askStamps, runTaskPhase, type TaskReport } from '../tasks/phase.js';
+import { RemoteStamps } from '../tasks/remote.js';
+import { buildHostItems } from './items.js';
+import { HostSession } from './session.js';
+import { connectHost } from './connect.js';
+import { taskSiteAccess, type SiteAccessOptions } from './host-tasks.js';
 
-export interface InspectTasksOptions extends TaskSiteOptions {
+export interface InspectTasksOptions extends SiteAccessOptions {
   readonly host: Host;
   /** Shared with the caller's output, so secrets met while building are scrubbed there too. */
   readonly redactor?: Redactor | undefined;
@@ -31,9 +33,14 @@ export async function inspectTasks(options: InspectTasksOptions): Promise<HostTa
   const built = await buildHostItems(host, options.site, options.registry, options.redactor ?? new Redactor());
   const tasks = orderTasks(built.tasks, host.name);
   if (tasks.length === 0) return { host: host.name, readonly: host.readonly, tasks: [], execs: 0 };
-  const transport = await connectForTasks(options, host);
-  const remote = new RemoteStamps(options);
+  const transport = await connectHost(options.registry, host, {
+    siteDir: options.siteDir,
+    signal: options.signal,
+    warn: (message) => options.warn?.(`${host.name}: ${message}`),
+    prompt: options.prompt,
+  });
   const session = new HostSession(host, transport, options.siteDir);
+  const remote = new RemoteStamps(taskSiteAccess(options));
   try {
     const reports = await runTaskPhase({
       mode: 'plan',

@@ -1,0 +1,268 @@
+import type { Change, StateDict } from '../protocols/item.js';
+import { diffStateDicts, validateStateDict } from '../statedict.js';
+import { formatError } from '../errors.js';
+import type { BuiltHost, BuiltItem } from './items.js';
+import type { ItemGraph } from './graph.js';
+import type { HostSession } from './session.js';
+import { ConcurrencyGate } from './gate.js';
+import { describeChange, gatherItems, instance, type ItemState } from './item-state.js';
+import type { EngineEvent, ItemResult } from './results.js';
+
+export interface ApplyOptions {
+  readonly emit: (event: EngineEvent) => void;
+  /** Asked before each fix (`apply -i`); false skips the item and its dependents. */
+  confirm?: ((host: string, result: ItemResult) => Promise<boolean>) | undefined;
+  /** Once aborted, no wave and no fix starts; what was not started is reported skipped. */
+  signal?: AbortSignal | undefined;
+  /** Why an item must be left alone (someone else's soft lock), or undefined. */
+  hold?: ((item: BuiltItem) => string | undefined) | undefined;
+  /** Why the host can no longer be worked on (its connection was lost), or undefined. */
+  stopped?: (() => string | undefined) | undefined;
+}
+
+/** An item the run is done with; `cascades` when its dependents must be skipped too (failed, `skip`, declined). */
+interface Outcome {
+  readonly result: ItemResult;
+  readonly cascades: boolean;
+}
+
+/** An item of the current wave that differs, on its way to being fixed. */
+interface Pending {
+  readonly item: BuiltItem;
+  readonly change: Change;
+  result: ItemResult;
+}
+
+/** What the fixes of one wave did: errors by item, and states fixes reported themselves (confirmed without reading back). */
+interface FixOutcome {
+  readonly errors: Map<string, string>;
+  readonly reported: Map<string, StateDict>;
+  /** Items whose fix never started (the run was halted first), with why. */
+  readonly notStarted: Map<string, string>;
+}
+
+/**
+ * Apply one host's items in waves. A wave is every item whose dependencies are
+ * settled. Each wave: decide what to do with each item, re-gather items whose
+ * dependency changed, review the differences (diff, `-i`), fix them in parallel
+ * (their commands coalesce into one remote script), then confirm. Each step is one
+ * batched round trip whatever the number of items.
+ */
+export async function applyItems(built: BuiltHost, graph: ItemGraph, session: HostSession, options: ApplyOptions): Promise<ItemResult[]> {
+  const run = new HostApply(built, graph, session, options);
+  await run.all();
+  return run.results();
+}
+
+class HostApply {
+  readonly #host: string;
+  readonly #items: ReadonlyMap<string, BuiltItem>;
+  readonly #graph: ItemGraph;
+  readonly #session: HostSession;
+  readonly #options: ApplyOptions;
+  readonly #gate = new ConcurrencyGate();
+  /** Items settled so far. */
+  readonly #outcomes = new Map<string, Outcome>();
+  /** Items this run changed (their dependents' state is stale) and items their changes triggered. */
+  readonly #changed = new Set<string>();
+  readonly #triggered = new Set<string>();
+  /** The latest gathered state of each item. */
+  #states = new Map<string, ItemState>();
+
+  constructor(built: BuiltHost, graph: ItemGraph, session: HostSession, options: ApplyOptions) {
+    this.#host = built.host.name;
+    this.#items = new Map(built.items.map((item) => [item.id, item]));
+    this.#graph = graph;
+    this.#session = session;
+    this.#options = options;
+  }
+
+  async all(): Promise<void> {
+    this.#options.emit({ type: 'host-phase', host: this.#host, phase: 'gather' });
+    this.#states = await gatherItems(
+      [...this.#items.values()].filter((item) => !item.common.skip),
+      this.#session,
+    );
+    for (let wave = this.#nextWave(); wave.length > 0; wave = this.#nextWave()) {
+      const halt = this.#halted();
+      if (halt !== undefined) {
+        this.#skipRemaining(halt);
+        return;
+      }
+      await this.#runWave(wave);
+    }
+  }
+
+  results(): ItemResult[] {
+    return this.#graph.order.map((id) => (this.#outcomes.get(id) as Outcome).result);
+  }
+
+  async #runWave(wave: readonly BuiltItem[]): Promise<void> {
+    const started = Date.now();
+    const active = this.#decide(wave);
+    await this.#regather(active);
+    const differing = this.#settleUnchanged(active, started);
+    const accepted = await this.#review(differing);
+    if (accepted.length === 0) return;
+    this.#options.emit({ type: 'host-phase', host: this.#host, phase: 'fix' });
+    const fixed = await this.#fix(accepted);
+    this.#options.emit({ type: 'host-phase', host: this.#host, phase: 'confirm' });
+    await this.#confirm(accepted, fixed, started);
+  }
+
+  /** Every unsettled item whose dependencies are all settled, in graph order. */
+  #nextWave(): BuiltItem[] {
+    const ready = (id: string): boolean => !this.#outcomes.has(id) && [...this.#needs(id)].every((dep) => this.#outcomes.has(dep));
+    return this.#graph.order.filter(ready).map((id) => this.#items.get(id) as BuiltItem);
+  }
+
+  /** Settle the items that must not run (a dependency failed, `skip`, not triggered, held); return the rest. */
+  #decide(wave: readonly BuiltItem[]): BuiltItem[] {
+    const active: BuiltItem[] = [];
+    for (const item of wave) {
+      const id = item.id;
+      const blocker = [...this.#needs(id)].find((dep) => this.#outcomes.get(dep)?.cascades);
+      const held = this.#options.hold?.(item);
+      if (blocker) {
+        const what = this.#outcomes.get(blocker)?.result.status === 'failed' ? 'failed' : 'was skipped';
+        this.#settle({ id, status: 'skipped', reason: `needs ${blocker}, which ${what}`, ms: 0 }, true);
+      } else if (item.common.skip) this.#settle({ id, status: 'skipped', reason: 'skip attribute', ms: 0 }, true);
+      else if (item.common.triggered && !this.#triggered.has(id)) this.#settle({ id, status: 'skipped', reason: 'not triggered', ms: 0 }, false);
+      else if (held !== undefined) this.#settle({ id, status: 'skipped', reason: held, ms: 0 }, true);
+      else active.push(item);
+    }
+    return active;
+  }
+
+  /** State gathered before a dependency changed is stale: gather it again. */
+  async #regather(active: readonly BuiltItem[]): Promise<void> {
+    const stale = active.filter((item) => [...this.#needs(item.id)].some((dep) => this.#changed.has(dep)));
+    for (const [id, state] of await gatherItems(stale, this.#session)) this.#states.set(id, state);
+  }
+
+  /** Settle items already in their desired state (or unreadable); return those that differ. */
+  #settleUnchanged(active: readonly BuiltItem[], started: number): Pending[] {
+    const differing: Pending[] = [];
+    for (const item of active) {
+      const state = this.#states.get(item.id) as ItemState;
+      if (state.error !== undefined) this.#settle({ id: item.id, status: 'failed', error: state.error, ms: Date.now() - started });
+      else if (state.change === null) this.#settle({ id: item.id, status: 'ok', ms: Date.now() - started });
+      else differing.push({ item, change: state.change, result: { id: item.id, status: 'changed', ms: 0 } });
+    }
+    return differing;
+  }
+
+  /** Describe each difference, and ask about it under `apply -i`; return the accepted ones. */
+  async #review(differing: Pending[]): Promise<Pending[]> {
+    await Promise.all(
+      differing.map(async (entry) => {
+        entry.result = { ...entry.result, ...(await describeChange(entry.item, entry.change, this.#session, true)) };
+      }),
+    );
+    const confirm = this.#options.confirm;
+    if (!confirm) return differing;
+    const accepted: Pending[] = [];
+    for (const entry of differing) {
+      if (await confirm(this.#host, entry.result)) accepted.push(entry);
+      else this.#settle({ ...entry.result, status: 'skipped', reason: 'declined', ms: 0 }, true);
+    }
+    return accepted;
+  }
+
+  /**
+   * Fix the accepted items: items of a type with `fixMany` in one call per type,
+   * the others one by one, all in parallel except where `blockConcurrent` forbids.
+   * A fix not yet started when the run is aborted does not start.
+   */
+  async #fix(accepted: readonly Pending[]): Promise<FixOutcome> {
+    const outcome: FixOutcome = { errors: new Map(), reported: new Map(), notStarted: new Map() };
+    const units = new Map<string, Pending[]>();
+    const singles: Pending[][] = [];
+    for (const entry of accepted) {
+      if (entry.item.type.fixMany) units.set(entry.item.typeName, [...(units.get(entry.item.typeName) ?? []), entry]);
+      else singles.push([entry]);
+    }
+    const runUnit = async (batch: Pending[]): Promise<void> => {
+      const type = (batch[0] as Pending).item.type;
+      try {
+        await this.#gate.run(type, async () => {
+          const halt = this.#halted();
+          if (halt !== undefined) {
+            for (const entry of batch) outcome.notStarted.set(entry.item.id, halt);
+            return;
+          }
+          for (const entry of batch) this.#options.emit({ type: 'item-start', host: this.#host, id: entry.item.id });
+          if (type.fixMany) {
+            await type.fixMany(batch.map((entry) => ({ change: entry.change, item: instance(entry.item) })), this.#session.context);
+            return;
+          }
+          for (const entry of batch) {
+            const state = await type.fix(entry.change, instance(entry.item), this.#session.context);
+            if (state) outcome.reported.set(entry.item.id, state);
+          }
+        });
+      } catch (error) {
+        for (const entry of batch) outcome.errors.set(entry.item.id, formatError(error));
+      }
+    };
+    await Promise.all([...units.values(), ...singles].map(runUnit));
+    return outcome;
+  }
+
+  /** Read back what was fixed (one batch) and settle each item: changed, or failed with why. */
+  async #confirm(accepted: readonly Pending[], fixed: FixOutcome, started: number): Promise<void> {
+    const toRead: Pending[] = [];
+    const after = new Map<string, ItemState>();
+    for (const entry of accepted) {
+      if (fixed.errors.has(entry.item.id) || fixed.notStarted.has(entry.item.id)) continue;
+      const state = fixed.reported.get(entry.item.id);
+      if (!state) toRead.push(entry);
+      else {
+        try {
+          validateStateDict(state, `item ${entry.item.id} fix result`);
+          after.set(entry.item.id, { change: diffStateDicts(entry.change.cdict, state) });
+        } catch (error) {
+          after.set(entry.item.id, { change: null, error: formatError(error) });
+        }
+      }
+    }
+    for (const [id, state] of await gatherItems(toRead.map((entry) => entry.item), this.#session)) after.set(id, state);
+
+    for (const entry of accepted) {
+      const id = entry.item.id;
+      const ms = Date.now() - started;
+      const fixError = fixed.errors.get(id);
+      const notStarted = fixed.notStarted.get(id);
+      const state = after.get(id);
+      if (notStarted !== undefined) this.#settle({ ...entry.result, status: 'skipped', reason: notStarted, ms }, true);
+      else if (fixError !== undefined) this.#settle({ ...entry.result, status: 'failed', error: fixError, ms });
+      else if (!state || state.error !== undefined) this.#settle({ ...entry.result, status: 'failed', error: `could not confirm the fix: ${state?.error ?? 'no state'}`, ms });
+      else if (state.change !== null) this.#settle({ ...entry.result, status: 'failed', error: `still differs after fix: ${state.change.keys.join(', ') || 'exists'}`, ms });
+      else {
+        this.#changed.add(id);
+        for (const target of this.#graph.triggers.get(id) ?? []) this.#triggered.add(target);
+        this.#settle({ ...entry.result, ms });
+      }
+    }
+  }
+
+  /** Why no new work may start on this host (interrupted, connection lost), or undefined. */
+  #halted(): string | undefined {
+    if (this.#options.signal?.aborted) return 'interrupted';
+    return this.#options.stopped?.();
+  }
+
+  /** Report every item not settled yet as skipped, with the reason the run stopped. */
+  #skipRemaining(reason: string): void {
+    for (const id of this.#graph.order) if (!this.#outcomes.has(id)) this.#settle({ id, status: 'skipped', reason, ms: 0 }, true);
+  }
+
+  #needs(id: string): ReadonlySet<string> {
+    return this.#graph.needs.get(id) ?? new Set();
+  }
+
+  #settle(result: ItemResult, cascades = result.status === 'failed'): void {
+    this.#outcomes.set(result.id, { result, cascades });
+    this.#options.emit({ type: 'item-done', host: this.#host, result });
+  }
+}
