@@ -2,7 +2,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { connectHost, formatError, isFettleError, type CommandDefinition } from '@fettle/core';
 import { EXIT, EXIT_HELP } from './exit-codes.js';
 import { Output } from './output.js';
-import { loadSite, type LoadedSite } from './site.js';
+import { loadSite, type BuiltInSite, type LoadedSite } from './site.js';
+import { siteAsNode } from './node-mode.js';
 import { runCommand } from './commands/run.js';
 import { createSecretPrompt } from './prompt.js';
 import { hostsCommand, itemsCommand, pluginsCommand } from './commands/inspect.js';
@@ -10,6 +11,17 @@ import { tasksCommand } from './commands/tasks.js';
 import { SITE_PACKAGE_COMMANDS, registerSitePackageCommands } from './commands/site-package.js';
 
 const BUILTIN = new Set(['plan', 'apply', 'verify', 'items', 'tasks', 'hosts', 'plugins', 'help', ...SITE_PACKAGE_COMMANDS]);
+
+interface RunOptions {
+  concurrency?: number;
+  verbose?: boolean;
+  dryRun?: boolean;
+  interactive?: boolean;
+  node?: string;
+  root?: string;
+  nodeKey?: string;
+  events?: boolean;
+}
 
 interface GlobalOptions {
   site: string;
@@ -26,7 +38,7 @@ Selectors:
   (none)           every host`;
 
 /** The `fettle` program. Returns the exit code instead of exiting, for tests and embedding. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], builtIn?: BuiltInSite): Promise<number> {
   let exitCode: number = EXIT.ok;
   let debug = argv.includes('--debug');
   const program = new Command('fettle')
@@ -43,7 +55,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   const output = (): Output => new Output({ json: Boolean(globals().json) });
   let sitePromise: Promise<LoadedSite> | undefined;
-  const site = (): Promise<LoadedSite> => (sitePromise ??= loadSite(globals().site));
+  const site = (): Promise<LoadedSite> => (sitePromise ??= builtIn ? builtIn.load() : loadSite(globals().site));
 
   const runMode = (mode: 'plan' | 'apply' | 'verify', summary: string): Command => {
     const command = program
@@ -52,17 +64,23 @@ export async function main(argv: readonly string[]): Promise<number> {
       .description(summary)
       .argument('[selector]', 'hosts to work on (see Selectors)')
       .option('-j, --concurrency <n>', 'hosts worked on at once', (value) => Number.parseInt(value, 10))
-      .option('-v, --verbose', 'also list items that are already right');
+      .option('-v, --verbose', 'also list items that are already right')
+      .option('--node <name>', 'run on this machine as that host of the site: local transport, its secrets read with its own key')
+      .option('--root <dir>', 'with --node: the folder that is / for the items (default /)')
+      .option('--node-key <file>', "with --node: the node's age identity (default ROOT/etc/fettle/node.age)")
+      .addOption(new Option('--events', 'print one JSON line per engine event (what deploy reads)').hideHelp());
     if (mode === 'apply') {
       command.option('--dry-run', 'show what would change, change nothing (same as plan)').option('-i, --interactive', 'ask before fixing each item');
     }
-    command.action(async (selector: string | undefined, options: { concurrency?: number; verbose?: boolean; dryRun?: boolean; interactive?: boolean }) => {
-      exitCode = await runCommand(await site(), output(), {
+    command.action(async (selector: string | undefined, options: RunOptions) => {
+      const loaded = options.node === undefined ? await site() : await siteAsNode(await site(), options);
+      exitCode = await runCommand(loaded, output(), {
         selector,
         mode: mode === 'apply' && options.dryRun ? 'plan' : mode,
         interactive: options.interactive,
         concurrency: options.concurrency,
         verbose: options.verbose,
+        events: options.events,
       });
     });
     return command;
@@ -101,7 +119,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .action(async () => {
       exitCode = pluginsCommand(await site(), output());
     });
-  registerSitePackageCommands(program, { site, output, setExit: (code) => (exitCode = code) });
+  registerSitePackageCommands(program, { site, output, builtIn, setExit: (code) => (exitCode = code) });
 
   try {
     // Plugin commands (`fettle secret`, `fettle discover`) exist only once the site is loaded.

@@ -28,11 +28,20 @@ export interface LoadedSite {
   readonly dir: string;
   readonly configPath: string;
   readonly config: SiteConfig;
+  /** Every export of the config module (`mintVersion`, say), besides the default one. */
+  readonly exports: Readonly<Record<string, unknown>>;
   readonly registry: Registry;
   readonly hosts: HostStore;
   readonly secrets: SecretStore | undefined;
   listHosts(): Promise<readonly Host[]>;
   select(selector: string | undefined): Promise<Host[]>;
+}
+
+/** A site compiled into the program (a site bundle): its name, version and loader. */
+export interface BuiltInSite {
+  readonly name: string;
+  readonly version: string;
+  load(): Promise<LoadedSite>;
 }
 
 export function findConfig(dir: string): string {
@@ -162,9 +171,9 @@ export async function loadSite(siteDir: string): Promise<LoadedSite> {
   const dir = path.resolve(siteDir);
   const configPath = findConfig(dir);
   const compiled = await compileConfig(configPath, dir);
-  let module: { default?: unknown };
+  let module: Readonly<Record<string, unknown>>;
   try {
-    module = (await import(pathToFileURL(compiled).href)) as { default?: unknown };
+    module = (await import(pathToFileURL(compiled).href)) as Record<string, unknown>;
   } catch (error) {
     if (error instanceof FettleError) throw error;
     throw new FettleError('E_SITE', `the site config failed to load: ${error instanceof Error ? error.message : String(error)}`, {
@@ -172,10 +181,15 @@ export async function loadSite(siteDir: string): Promise<LoadedSite> {
       cause: error,
     });
   }
-  if (module.default === undefined) {
+  return siteFromModule(dir, configPath, module);
+}
+
+/** A site from its config module, already imported (by `loadSite`, or bundled into a site bundle). */
+export function siteFromModule(dir: string, configPath: string, module: Readonly<Record<string, unknown>>): LoadedSite {
+  if (module['default'] === undefined) {
     throw new FettleError('E_SITE', 'the site config has no default export', { where: configPath, expected: 'export default defineSite({ ... })' });
   }
-  const config = parseOrThrow(siteSchema, module.default, 'E_SITE', configPath) as SiteConfig;
+  const config = parseOrThrow(siteSchema, module['default'], 'E_SITE', configPath) as SiteConfig;
   const registry = new Registry(config.plugins);
   let hostsCache: Promise<readonly Host[]> | undefined;
   const listHosts = (): Promise<readonly Host[]> => (hostsCache ??= config.hosts.listHosts());
@@ -183,6 +197,7 @@ export async function loadSite(siteDir: string): Promise<LoadedSite> {
     dir,
     configPath,
     config,
+    exports: module,
     registry,
     hosts: config.hosts,
     secrets: config.secrets,

@@ -13,6 +13,8 @@ export interface RunCommandOptions {
   readonly interactive?: boolean | undefined;
   readonly concurrency?: number | undefined;
   readonly verbose?: boolean | undefined;
+  /** One JSON line per engine event, then `{"type":"run-done","run":…}`: what `deploy` reads from a node. */
+  readonly events?: boolean | undefined;
 }
 
 /** Exit code of a finished run: unreachable hosts outrank failed items. */
@@ -26,7 +28,8 @@ export function exitCodeOf(run: RunResult): number {
 /** `fettle plan | apply | verify`. */
 export async function runCommand(site: LoadedSite, out: Output, options: RunCommandOptions): Promise<number> {
   const hosts = await site.select(options.selector);
-  const progress = out.json ? undefined : new Progress(out.stdout, options.mode, options.verbose ?? false);
+  const progress = out.json || options.events ? undefined : new Progress(out.stdout, options.mode, options.verbose ?? false);
+  const eventLine = (value: unknown): void => void out.stdout.write(`${JSON.stringify(out.redactor.scrubValue(value))}\n`);
   const abort = new AbortController();
   // Every host being connected listens to this one signal: more than 10 at once is normal, not a leak.
   setMaxListeners(0, abort.signal);
@@ -56,14 +59,15 @@ export async function runCommand(site: LoadedSite, out: Output, options: RunComm
       // Questions must come one at a time.
       concurrency: options.interactive ? 1 : options.concurrency,
       redactor: out.redactor,
-      emit: progress ? (event) => progress.onEvent(event) : undefined,
+      emit: options.events ? eventLine : progress ? (event) => progress.onEvent(event) : undefined,
       confirm,
       signal: abort.signal,
       warn: (message) => out.error(`warning: ${message}`),
       prompt: createSecretPrompt(),
     });
     progress?.finish();
-    if (out.json) out.document(run);
+    if (options.events) eventLine({ type: 'run-done', run });
+    else if (out.json) out.document(run);
     else for (const line of summaryLines(run)) out.line(line);
     return abort.signal.aborted ? EXIT.interrupted : exitCodeOf(run);
   } finally {

@@ -1,19 +1,43 @@
 import type { Command } from 'commander';
+import { EXIT } from '../exit-codes.js';
 import type { Output } from '../output.js';
-import type { LoadedSite } from '../site.js';
+import type { BuiltInSite, LoadedSite } from '../site.js';
+import { readSitePackageJson } from '../site-package/version.js';
+import { buildCommand, readBuildRecord, siteName, DEFAULT_OUT } from './build.js';
 import { validateCommand } from './validate.js';
+import path from 'node:path';
 
 /** What the site-package commands need from the program that mounts them. */
 export interface SitePackageContext {
   site(): Promise<LoadedSite>;
   output(): Output;
+  /** The site compiled into this program, when it runs from a site bundle. */
+  readonly builtIn?: BuiltInSite | undefined;
   setExit(code: number): void;
 }
 
 /** Command names, so the program knows they are built in (no plugin lookup needed). */
-export const SITE_PACKAGE_COMMANDS = ['validate'] as const;
+export const SITE_PACKAGE_COMMANDS = ['validate', 'build', 'version'] as const;
 
-/** Mount `validate` (and the other site-package commands) on the program. */
+/** `fettle version`: the version of the running site (a bundle's own, or the source site's package.json and last build). */
+async function versionCommand(context: SitePackageContext): Promise<number> {
+  const out = context.output();
+  if (context.builtIn) {
+    const { name, version } = context.builtIn;
+    if (out.json) out.document({ name, version, from: 'bundle' });
+    else out.line(`${name} ${version}`);
+    return EXIT.ok;
+  }
+  const site = await context.site();
+  const name = siteName(site);
+  const version = readSitePackageJson(site.dir).version;
+  const lastBuild = readBuildRecord(path.join(site.dir, DEFAULT_OUT))?.version;
+  if (out.json) out.document({ name, version: version ?? null, from: 'source', lastBuild: lastBuild ?? null });
+  else out.line(`${name} ${version ?? '(no version)'} (source${lastBuild ? `; last build ${lastBuild}` : '; not built'})`);
+  return EXIT.ok;
+}
+
+/** Mount `validate`, `build` and `version` on the program. */
 export function registerSitePackageCommands(program: Command, context: SitePackageContext): void {
   program
     .command('validate')
@@ -23,5 +47,21 @@ export function registerSitePackageCommands(program: Command, context: SitePacka
     )
     .action(async () => {
       context.setExit(await validateCommand(await context.site(), context.output()));
+    });
+  program
+    .command('build')
+    .summary('validate, mint a version, and build the site package (npm tarball) and a single-file bundle')
+    .description(
+      "Validate the site, mint a version (major.minor.epoch from the site's package.json, or the config's own `export function mintVersion()`), then write into the output folder: the site as an npm tarball whose dependencies are its plugins, and a single-file bundle (site, plugins, core and CLI) that runs with nothing but node: `node BUNDLE apply --node NAME`. build.json records the last build.",
+    )
+    .option('-o, --out <dir>', 'output folder, relative to the site', DEFAULT_OUT)
+    .action(async (options: { out?: string }) => {
+      context.setExit(await buildCommand(await context.site(), context.output(), options));
+    });
+  program
+    .command('version')
+    .summary('print the version of the running site')
+    .action(async () => {
+      context.setExit(await versionCommand(context));
     });
 }

@@ -11,6 +11,11 @@ export interface SecretStore {
   get(name: string, forHost?: string): Promise<string>;
   /** Encrypt and store a secret, readable by the controller and the given readers. */
   set(name: string, value: string, readers?: SecretReaders): Promise<void>;
+  /**
+   * Decrypt one secret as a host itself would, with the host's own key (a node
+   * applying itself: deploy, pull). Optional: a store without it cannot serve nodes.
+   */
+  getAsHost?(name: string, hostKey: { readonly file: string }): Promise<string>;
 }
 
 export interface SecretReaders {
