@@ -5,6 +5,7 @@ import type { BuiltInSite, LoadedSite } from '../site.js';
 import { readSitePackageJson } from '../site-package/version.js';
 import { buildCommand, readBuildRecord, siteName, DEFAULT_OUT } from './build.js';
 import { validateCommand } from './validate.js';
+import { deployCommand } from './deploy.js';
 import path from 'node:path';
 
 /** What the site-package commands need from the program that mounts them. */
@@ -17,7 +18,7 @@ export interface SitePackageContext {
 }
 
 /** Command names, so the program knows they are built in (no plugin lookup needed). */
-export const SITE_PACKAGE_COMMANDS = ['validate', 'build', 'version'] as const;
+export const SITE_PACKAGE_COMMANDS = ['validate', 'build', 'version', 'deploy'] as const;
 
 /** `fettle version`: the version of the running site (a bundle's own, or the source site's package.json and last build). */
 async function versionCommand(context: SitePackageContext): Promise<number> {
@@ -57,6 +58,21 @@ export function registerSitePackageCommands(program: Command, context: SitePacka
     .option('-o, --out <dir>', 'output folder, relative to the site', DEFAULT_OUT)
     .action(async (options: { out?: string }) => {
       context.setExit(await buildCommand(await context.site(), context.output(), options));
+    });
+  program
+    .command('deploy')
+    .summary("upload the last build's bundle to each host (once per version) and apply it there, as that host")
+    .description(
+      "progfiguration's deploy apply: for each selected host, one command runs the bundle of the last `fettle build` if the host has that version, or says it needs it; then the bundle is uploaded (older versions removed) and run. It applies the site on the host, for that host only, with the local transport at the host's root; secrets are decrypted there with the node's own age key, never the controller's. Results come back into the usual progress, summary and --json.",
+    )
+    .argument('[selector]', 'hosts to deploy to (see Selectors)')
+    .option('-j, --concurrency <n>', 'hosts worked on at once', (value) => Number.parseInt(value, 10))
+    .option('-o, --out <dir>', 'the build folder, relative to the site', DEFAULT_OUT)
+    .option('--node-key <file>', "the node's age identity on each host (default ROOT/etc/fettle/node.age)")
+    .option('--dry-run', 'run plan on the hosts instead of apply: change nothing')
+    .option('-v, --verbose', 'also list items that are already right')
+    .action(async (selector: string | undefined, options: { concurrency?: number; out?: string; nodeKey?: string; dryRun?: boolean; verbose?: boolean }) => {
+      context.setExit(await deployCommand(await context.site(), context.output(), { selector, mode: options.dryRun ? 'plan' : 'apply', ...options }));
     });
   program
     .command('version')

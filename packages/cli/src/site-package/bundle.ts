@@ -21,8 +21,8 @@ export function fileBase(name: string): string {
  * Code that runs before any module of the bundle: it unpacks the site's files
  * (inventory, encrypted secrets, host public keys) beside the bundle, once per
  * version, through a temp folder renamed into place, and names that folder as the
- * site folder (`import.meta.dirname` of the config). The `require` lets bundled
- * CommonJS code load node builtins.
+ * site folder (`import.meta.dirname` of the config). `require`, `__filename` and
+ * `__dirname` are there for the bundled CommonJS code (ssh2, say).
  */
 function banner(identity: BundleIdentity, files: readonly SiteFile[]): string {
   const embedded = Object.fromEntries(files.map((file) => [file.path, file.data.toString('base64')]));
@@ -32,6 +32,8 @@ import * as __fettleFs from 'node:fs';
 import * as __fettlePath from 'node:path';
 import * as __fettleUrl from 'node:url';
 const require = __fettleCreateRequire(import.meta.url);
+const __filename = __fettleUrl.fileURLToPath(import.meta.url);
+const __dirname = __fettlePath.dirname(__filename);
 const __fettleSite = (() => {
   const identity = ${JSON.stringify(identity)};
   const files = ${JSON.stringify(embedded)};
