@@ -18,3 +18,15 @@ export { parseSshdLog, type SshdCounts, type SshdMark } from './log.js';
 export { authorizeKey, createTestUser, grantNopasswdSudo, type TestUser, type UserRef } from './users.js';
 export { silentHost, type SilentHost } from './silent.js';
 export { findVerdaccio, startRegistry, type RegistryKit, type StartRegistryOptions } from './registry.js';
+export { machineSupport, startMachine, type Machine, type StartMachineOptions } from './machine.js';
+export { machinesForTests, type MachinesForTests, type MachinesForTestsOptions } from './machines-for-tests.js';
+export {
+  MACHINE_BASE_PACKAGES,
+  MACHINE_DEFAULT_DOWNLOADS,
+  hostDebianMirror,
+  machineTreePath,
+  machineTreeReady,
+  prepareMachineTree,
+  type MachineTreeOptions,
+} from './machine-tree.js';
+export { machineLeftovers, type LeftoverOwner } from './machine-cleanup.js';
