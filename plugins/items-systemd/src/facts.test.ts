@@ -78,6 +78,6 @@ describe('svc_systemd commands', () => {
 
   it('needs the package of the same name', () => {
     const attrs = svcSystemdItem.attributes.parse({ running: true });
-    expect(svcSystemdItem.implicitNeeds?.({ id: 'svc_systemd:nginx.service', name: 'nginx.service', attrs })).toEqual(['pkg_apt:nginx']);
+    expect(svcSystemdItem.implicitNeeds?.({ id: 'svc_systemd:nginx.service', name: 'nginx.service', attrs })).toEqual(['pkg_apt:nginx', 'svc_systemd_daemon_reload:nginx.service']);
   });
 });

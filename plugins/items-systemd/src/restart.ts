@@ -1,4 +1,5 @@
 import { defineItemType, shellQuote, z, type ItemTypeDefinition } from '@fettle/core';
+import { withJournal } from './journal.js';
 import { validateUnitName } from './svc-systemd.js';
 
 const attributes = z.strictObject({});
@@ -9,7 +10,13 @@ const attributes = z.strictObject({});
  * wanted true; false until it runs, and its fix reports true, so the engine's
  * confirm step accepts it without reading anything back.
  */
-function cannedAction(name: string, key: string, describe: string, command: (unit: string) => string): ItemTypeDefinition<typeof attributes> {
+function cannedAction(
+  name: string,
+  key: string,
+  describe: string,
+  command: (unit: string) => string,
+  after: (unit: string) => string[] = (unit) => [`svc_systemd:${unit}`],
+): ItemTypeDefinition<typeof attributes> {
   return defineItemType({
     name,
     description: describe,
@@ -17,13 +24,13 @@ function cannedAction(name: string, key: string, describe: string, command: (uni
     validateName: validateUnitName,
     // A restart runs only when something changed it; `triggered: false` opts out.
     commonDefaults: { triggered: true },
-    // After the unit itself is enabled/started/stopped.
-    implicitNeeds: (item) => [`svc_systemd:${item.name}`],
+    // By default after the unit itself is enabled/started/stopped.
+    implicitNeeds: (item) => after(item.name),
     cdict: () => ({ [key]: true }),
     // Not yet run in this apply; once run, fix reports it (there is nothing to read back).
     sdict: () => Promise.resolve({ [key]: false }),
     async fix(_change, item, context) {
-      await context.runChecked(command(shellQuote(item.name)));
+      await context.runChecked(withJournal(item.name, command(shellQuote(item.name))));
       return { [key]: true };
     },
   });
@@ -43,4 +50,17 @@ export const svcSystemdReloadItem = cannedAction(
   'reloaded',
   'reload a systemd unit when triggered (only if it is running)',
   (unit) => `if systemctl is-active --quiet ${unit}; then systemctl reload ${unit}; fi`,
+);
+
+/**
+ * `svc_systemd_daemon_reload:<unit>`: `systemctl daemon-reload`, triggered by the item
+ * that writes the unit's file. It runs *before* `svc_systemd:<unit>`, which then reads
+ * the unit afresh (a new unit is found, a changed one is no longer stale).
+ */
+export const svcSystemdDaemonReloadItem = cannedAction(
+  'svc_systemd_daemon_reload',
+  'reloaded',
+  "make systemd re-read unit files when triggered (before the unit's svc_systemd item)",
+  () => 'systemctl daemon-reload',
+  () => [],
 );

@@ -1,5 +1,6 @@
 import { defineItemType, shellQuote, z, type Change } from '@fettle/core';
 import { isEnabled, isMasked, isRunning, unitStatus, UNIT_NAME } from './facts.js';
+import { withJournal } from './journal.js';
 
 const attributes = z
   .strictObject({
@@ -47,8 +48,9 @@ export const svcSystemdItem = defineItemType({
   description: 'a systemd unit: enabled, running, masked',
   attributes,
   validateName: validateUnitName,
-  // A service needs its package, when the site installs it with pkg_apt under the same name.
-  implicitNeeds: (item) => [packageItemFor(item.name)],
+  // A service needs its package, when the site installs it with pkg_apt under the same name,
+  // and systemd to have re-read its unit file when the site triggers that.
+  implicitNeeds: (item) => [packageItemFor(item.name), `svc_systemd_daemon_reload:${item.name}`],
 
   cdict(item) {
     const state: Record<string, boolean> = {};
@@ -77,6 +79,6 @@ export const svcSystemdItem = defineItemType({
       throw new Error(`unit ${item.name} not found (is its package installed, or its unit file written and systemd reloaded?)`);
     }
     const commands = unitCommands(item.name, change);
-    if (commands.length > 0) await context.runChecked(commands.join(' && '));
+    if (commands.length > 0) await context.runChecked(withJournal(item.name, commands.join(' && ')));
   },
 });
