@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Makes a fresh Debian machine ready for `npm run demo` and `npm test`: the Debian
 // packages the tests use (sshd, age, sudo), pnpm, the workspace's dependencies, and
-// a build. Every step is skipped when already done, so a second run costs little.
+// a build, and the Debian tree booted test hosts start from. Every step is skipped when
+// already done, so a second run costs little.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +10,15 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PNPM_VERSION = '10.34.9';
-const DEBIAN_PACKAGES = { '/usr/sbin/sshd': 'openssh-server', '/usr/bin/age': 'age', '/usr/bin/sudo': 'sudo', '/usr/bin/ssh': 'openssh-client' };
+const DEBIAN_PACKAGES = {
+  '/usr/sbin/sshd': 'openssh-server',
+  '/usr/bin/age': 'age',
+  '/usr/bin/sudo': 'sudo',
+  '/usr/bin/ssh': 'openssh-client',
+  // Booted test hosts (@fettle/testkit machines): containers and the Debian tree they boot.
+  '/usr/bin/systemd-nspawn': 'systemd-container',
+  '/usr/sbin/debootstrap': 'debootstrap',
+};
 const quiet = process.argv.includes('--quiet');
 const env = {
   ...process.env,
@@ -68,4 +77,15 @@ const wantedVerdaccio = JSON.parse(readFileSync(path.join(verdaccioDir, 'package
 if (!existsSync(verdaccioManifest) || JSON.parse(readFileSync(verdaccioManifest, 'utf8')).version !== wantedVerdaccio) {
   log(`installing verdaccio ${wantedVerdaccio} in tools/verdaccio`);
   run('npm', ['ci', '--no-fund', '--no-audit', '--loglevel=error'], { cwd: verdaccioDir, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+// 5. The Debian tree booted test hosts start from (debootstrap, about 2 minutes once; cached
+// in /var/cache/fettle-testkit by its package list, so later runs reuse it). Root only:
+// elsewhere the machine tests skip and say why.
+if (process.getuid?.() === 0 && existsSync('/usr/bin/systemd-nspawn')) {
+  const testkit = path.join(root, 'packages/testkit/dist/index.js');
+  const { machineSupport, machineTreeReady, prepareMachineTree } = await import(testkit);
+  const why = machineSupport();
+  if (why) log(`booted test hosts unavailable: ${why}`);
+  else if (!machineTreeReady()) await prepareMachineTree({}, log);
 }
