@@ -6,11 +6,14 @@ import { loadSite, type BuiltInSite, type LoadedSite } from './site.js';
 import { siteAsNode } from './node-mode.js';
 import { runCommand } from './commands/run.js';
 import { createSecretPrompt } from './prompt.js';
-import { hostsCommand, itemsCommand, pluginsCommand } from './commands/inspect.js';
+import { hostsCommand, itemsCommand } from './commands/inspect.js';
+import { pluginsCommand } from './commands/plugins.js';
+import { addPluginsCommand } from './commands/add.js';
+import { initCommand } from './commands/init.js';
 import { tasksCommand } from './commands/tasks.js';
 import { SITE_PACKAGE_COMMANDS, registerSitePackageCommands } from './commands/site-package.js';
 
-const BUILTIN = new Set(['plan', 'apply', 'verify', 'items', 'tasks', 'hosts', 'plugins', 'help', ...SITE_PACKAGE_COMMANDS]);
+const BUILTIN = new Set(['plan', 'apply', 'verify', 'items', 'tasks', 'hosts', 'plugins', 'init', 'add', 'help', ...SITE_PACKAGE_COMMANDS]);
 
 interface RunOptions {
   concurrency?: number;
@@ -115,9 +118,27 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
     });
   program
     .command('plugins')
-    .summary("list the site's plugins and what each provides")
+    .summary("list the site's plugins, their versions and what each provides")
     .action(async () => {
       exitCode = pluginsCommand(await site(), output());
+    });
+  program
+    .command('init')
+    .summary('start a site package in a new or empty folder (same as npm create fettle)')
+    .argument('[dir]', 'folder of the new site', '.')
+    .option('--no-install', 'only write the files; add no dependencies')
+    .action((dir: string, options: { install: boolean }) => {
+      exitCode = initCommand(dir, options, output());
+    });
+  program
+    .command('add')
+    .summary('install plugins by name and add them to fettle.config.ts')
+    .description(
+      'Install each plugin with the site\'s package manager and add its import and its entry to fettle.config.ts, keeping the rest of the file as written. NAME is a short name (apt: @fettle/items-apt, then fettle-plugin-apt), @scope/NAME (@scope/fettle-plugin-NAME) or a full package name. A package without the fettle-plugin keyword or without a plugin as its default export is refused (exit 3). Adding a plugin the site has changes nothing.',
+    )
+    .argument('<name...>', 'plugins to add')
+    .action(async (names: string[]) => {
+      exitCode = await addPluginsCommand(globals().site, names, output());
     });
   registerSitePackageCommands(program, { site, output, builtIn, setExit: (code) => (exitCode = code) });
 

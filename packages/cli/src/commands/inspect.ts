@@ -92,17 +92,3 @@ export async function itemsCommand(site: LoadedSite, out: Output, hostName: stri
 }
 
 /** `fettle plugins`: what the site's plugins provide. */
-export function pluginsCommand(site: LoadedSite, out: Output): number {
-  const plugins = site.registry.describe();
-  if (out.json) {
-    out.document({ plugins });
-    return 0;
-  }
-  for (const plugin of plugins) {
-    out.line(`${pc.bold(plugin.name)}${plugin.version ? pc.dim(` ${plugin.version}`) : ''}`);
-    if (plugin.itemTypes.length > 0) out.line(`    item types  ${plugin.itemTypes.join(', ')}`);
-    if (plugin.transports.length > 0) out.line(`    transports  ${plugin.transports.join(', ')}`);
-    if (plugin.commands.length > 0) out.line(`    commands    ${plugin.commands.join(', ')}`);
-  }
-  return 0;
-}
