@@ -159,7 +159,7 @@ describe('help', () => {
 
 describe('bad input: a clear message naming the place, no stack trace, exit 3', () => {
   const cases: [string, () => string, string[], RegExp[]][] = [
-    ['unknown item type', () => simpleSite(`{ 'fiel:/etc/x': { content: 'x' } }`), ['plan'], [/host web1, role base, item fiel:\/etc\/x/, /unknown item type 'fiel'/, /directory, file, symlink/]],
+    ['unknown item type', () => simpleSite(`{ 'fiel:/etc/x': { content: 'x' } }`), ['plan'], [/host web1, role base \(fettle\.config\.ts:\d+\), item fiel:\/etc\/x/, /unknown item type 'fiel'/, /directory, file, symlink/]],
     ['unknown attribute', () => simpleSite(`{ 'file:/etc/x': { content: 'x', mdoe: '0644' } }`), ['plan'], [/item file:\/etc\/x/, /unknown attribute 'mdoe'/]],
     ['missing required attribute', () => simpleSite(`{ 'symlink:/etc/x': {} }`), ['plan'], [/item symlink:\/etc\/x/, /missing required attribute 'target'/]],
     ['wrong attribute type', () => simpleSite(`{ 'file:/etc/x': { content: 42 } }`), ['plan'], [/item file:\/etc\/x/, /attribute 'content': expected string, got number 42/]],

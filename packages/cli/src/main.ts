@@ -1,5 +1,5 @@
-import { Command, CommanderError, Option } from 'commander';
-import { connectHost, formatError, isFettleError, type CommandDefinition } from '@fettle/core';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Redactor, connectHost, formatError, isFettleError, type CommandDefinition } from '@fettle/core';
 import { EXIT, EXIT_HELP } from './exit-codes.js';
 import { Output } from './output.js';
 import { loadSite, type BuiltInSite, type LoadedSite } from './site.js';
@@ -40,10 +40,29 @@ Selectors:
   'group:web,!web3'  comma lists; !TERM excludes
   (none)           every host`;
 
+/** `-j 4`: a positive integer, or a clear error before anything runs. */
+function positiveInteger(value: string): number {
+  if (!/^[1-9][0-9]*$/.test(value.trim())) throw new InvalidArgumentError(`expected a positive integer such as 8, got '${value}'`);
+  return Number(value);
+}
+
+/** An error as scripts read it under --json: `{"error": {code, message, where, expected, hint}}`. */
+export function errorDocument(error: unknown): { error: { code: string; message: string; where: string | null; expected: string | null; hint: string | null } } {
+  if (error instanceof CommanderError) {
+    return { error: { code: 'E_ARGUMENT', message: error.message.replace(/^error: /, ''), where: 'command line', expected: null, hint: 'see fettle --help' } };
+  }
+  if (isFettleError(error)) {
+    return { error: { code: error.code, message: error.message, where: error.where ?? null, expected: error.expected ?? null, hint: error.hint ?? null } };
+  }
+  return { error: { code: 'E_INTERNAL', message: error instanceof Error ? error.message : String(error), where: null, expected: null, hint: 'run again with --debug for the stack trace' } };
+}
+
 /** The `fettle` program. Returns the exit code instead of exiting, for tests and embedding. */
 export async function main(argv: readonly string[], builtIn?: BuiltInSite): Promise<number> {
   let exitCode: number = EXIT.ok;
   let debug = argv.includes('--debug');
+  // Known before parsing, so that even an argument error comes out as JSON.
+  const json = argv.includes('--json');
   const program = new Command('fettle')
     .description('fettle: converge hosts over SSH to what your site declares, and keep the fleet in good order')
     .option('-s, --site <dir>', 'site folder (holds fettle.config.ts)', process.env['FETTLE_SITE'] ?? '.')
@@ -53,10 +72,12 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
     .showSuggestionAfterError()
     .addHelpText('after', `${SELECTOR_HELP}\n${EXIT_HELP}`)
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text) });
+    .configureOutput({ outputError: (text, write) => (json ? undefined : write(text)) });
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-  const output = (): Output => new Output({ json: Boolean(globals().json) });
+  // One redactor for the whole run: an error printed at the end is scrubbed of every secret the run saw.
+  const redactor = new Redactor();
+  const output = (): Output => new Output({ json: Boolean(globals().json), redactor });
   let sitePromise: Promise<LoadedSite> | undefined;
   const site = (): Promise<LoadedSite> => (sitePromise ??= builtIn ? builtIn.load() : loadSite(globals().site));
 
@@ -66,7 +87,7 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
       .summary(summary)
       .description(summary)
       .argument('[selector]', 'hosts to work on (see Selectors)')
-      .option('-j, --concurrency <n>', 'hosts worked on at once', (value) => Number.parseInt(value, 10))
+      .option('-j, --concurrency <n>', 'hosts worked on at once (a positive integer)', positiveInteger)
       .option('-v, --verbose', 'also list items that are already right')
       .option('--node <name>', 'run on this machine as that host of the site: local transport, its secrets read with its own key')
       .option('--root <dir>', 'with --node: the folder that is / for the items (default /)')
@@ -166,10 +187,12 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      if (json) new Output({ json: true, redactor }).document(errorDocument(error));
       return EXIT.input;
     }
-    const out = new Output({ json: false });
-    out.error(`fettle: ${formatError(error)}`);
+    const out = new Output({ json, redactor });
+    if (json) out.document(errorDocument(error));
+    else out.error(`fettle: ${formatError(error)}`);
     if (debug && error instanceof Error && error.stack) out.error(error.stack);
     if (isFettleError(error)) return error.isInputError ? EXIT.input : EXIT.failed;
     return EXIT.failed;

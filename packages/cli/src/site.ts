@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { findSourceMap } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FettleError, Registry, writeFileAtomic, parseOrThrow, selectHosts, z, type Host, type HostStore, type Plugin, type Role, type SecretStore, type SiteConfig } from '@fettle/core';
 
 const CONFIG_NAMES = ['fettle.config.ts', 'fettle.config.mts', 'fettle.config.js', 'fettle.config.mjs'];
@@ -35,6 +36,8 @@ export interface LoadedSite {
   readonly secrets: SecretStore | undefined;
   listHosts(): Promise<readonly Host[]>;
   select(selector: string | undefined): Promise<Host[]>;
+  /** `file:line` in the site's sources of a role, or of the line that threw `error` inside it. */
+  locateRole(role: string, error?: unknown): string | undefined;
 }
 
 /** A site compiled into the program (a site bundle): its name, version and loader. */
@@ -167,10 +170,53 @@ async function compileConfig(configPath: string, dir: string): Promise<string> {
   return path.join(cacheDir, output);
 }
 
+const FRAME = /\(?((?:file:\/\/)?\/[^()\n]*?):(\d+):(\d+)\)?$/;
+
+/** The first stack frame of an error that lies in the site's own files (source-mapped), as `file:line`. */
+function siteFrame(error: unknown, dir: string): string | undefined {
+  const stack = error instanceof Error ? (error.stack ?? '') : '';
+  for (const line of stack.split('\n').slice(1)) {
+    const match = FRAME.exec(line.trim());
+    if (!match?.[1]) continue;
+    const file = match[1].startsWith('file://') ? fileURLToPath(match[1]) : match[1];
+    const relative = path.relative(dir, file);
+    if (relative.startsWith('..') || path.isAbsolute(relative) || relative.split(path.sep).includes('node_modules')) continue;
+    return `${relative}:${match[2]}`;
+  }
+  return undefined;
+}
+
+/**
+ * Where a function is defined in the site's sources: its text is found in the
+ * compiled module, and that position mapped back through the inline source map.
+ */
+function functionPlace(fn: unknown, compiled: string, dir: string): string | undefined {
+  if (typeof fn !== 'function') return undefined;
+  let code: string;
+  try {
+    code = readFileSync(compiled, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const index = code.indexOf(Function.prototype.toString.call(fn));
+  if (index < 0) return undefined;
+  const before = code.slice(0, index);
+  const line = before.split('\n').length - 1;
+  const column = index - before.lastIndexOf('\n') - 1;
+  const entry = findSourceMap(compiled)?.findEntry(line, column);
+  const original = entry && 'originalSource' in entry ? entry : undefined;
+  // A .mjs config is not compiled: its own lines are the source.
+  if (!original) return compiled.includes(`${path.sep}.cache${path.sep}fettle${path.sep}`) ? undefined : `${path.relative(dir, compiled)}:${line + 1}`;
+  const source = original.originalSource.startsWith('file://') ? fileURLToPath(original.originalSource) : path.resolve(path.dirname(compiled), original.originalSource);
+  return `${path.relative(dir, source)}:${original.originalLine + 1}`;
+}
+
 export async function loadSite(siteDir: string): Promise<LoadedSite> {
   const dir = path.resolve(siteDir);
   const configPath = findConfig(dir);
   const compiled = await compileConfig(configPath, dir);
+  // Stacks of errors thrown in roles then point at the site's .ts lines, not the compiled cache.
+  process.setSourceMapsEnabled(true);
   let module: Readonly<Record<string, unknown>>;
   try {
     module = (await import(pathToFileURL(compiled).href)) as Record<string, unknown>;
@@ -181,17 +227,18 @@ export async function loadSite(siteDir: string): Promise<LoadedSite> {
       cause: error,
     });
   }
-  return siteFromModule(dir, configPath, module);
+  return siteFromModule(dir, configPath, module, compiled);
 }
 
 /** A site from its config module, already imported (by `loadSite`, or bundled into a site bundle). */
-export function siteFromModule(dir: string, configPath: string, module: Readonly<Record<string, unknown>>): LoadedSite {
+export function siteFromModule(dir: string, configPath: string, module: Readonly<Record<string, unknown>>, compiled?: string): LoadedSite {
   if (module['default'] === undefined) {
     throw new FettleError('E_SITE', 'the site config has no default export', { where: configPath, expected: 'export default defineSite({ ... })' });
   }
   const config = parseOrThrow(siteSchema, module['default'], 'E_SITE', configPath) as SiteConfig;
   const registry = new Registry(config.plugins);
   let hostsCache: Promise<readonly Host[]> | undefined;
+  const rolePlaces = new Map<string, string | undefined>();
   const listHosts = (): Promise<readonly Host[]> => (hostsCache ??= config.hosts.listHosts());
   return {
     dir,
@@ -204,6 +251,12 @@ export function siteFromModule(dir: string, configPath: string, module: Readonly
     listHosts,
     async select(selector) {
       return selectHosts(selector, await listHosts(), await config.hosts.listGroups());
+    },
+    locateRole(role, error) {
+      const thrownAt = error === undefined ? undefined : siteFrame(error, dir);
+      if (thrownAt) return thrownAt;
+      if (!rolePlaces.has(role)) rolePlaces.set(role, compiled === undefined ? undefined : functionPlace(config.roles[role], compiled, dir));
+      return rolePlaces.get(role);
     },
   };
 }

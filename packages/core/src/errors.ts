@@ -11,6 +11,9 @@ export type ErrorCode =
   | 'E_ATTRIBUTE' // an item attribute failed its schema
   | 'E_DEPENDENCY' // a dependency names no item, or a cycle
   | 'E_ARGUMENT' // bad command-line arguments
+  | 'E_ROLE' // a role threw, or returned something that is not an item map
+  | 'E_REFERENCE' // a name in the site refers to nothing: a secret, a template, a source file
+  | 'E_TEMPLATE' // a template does not compile or does not render
   | 'E_SECRET' // a secret could not be read or decrypted
   | 'E_TRANSPORT' // a host could not be reached or a command could not run
   | 'E_COMMAND' // a remote command failed
@@ -56,6 +59,9 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_ATTRIBUTE',
   'E_DEPENDENCY',
   'E_ARGUMENT',
+  'E_ROLE',
+  'E_REFERENCE',
+  'E_TEMPLATE',
 ]);
 
 export function isFettleError(error: unknown): error is FettleError {

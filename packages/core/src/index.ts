@@ -20,6 +20,7 @@ export type {
   Change,
   ItemInstance,
   ItemContext,
+  CheckContext,
   RunResult as CommandResult,
   DiffLine,
   ItemTypeDefinition,
@@ -45,7 +46,7 @@ export { mapPool } from './pool.js';
 export { validateStateDict, diffStateDicts, hashStateDict, publicState, diffLines, displayValue } from './statedict.js';
 export { buildBatchScript, parseBatchOutput, type BatchOp } from './engine/batch.js';
 export { HostSession, type SessionStats } from './engine/session.js';
-export { buildHostItems, secretResolver, type BuiltHost, type BuiltItem } from './engine/items.js';
+export { buildHostItems, secretResolver, type BuiltHost, type BuiltItem, type PrepareOptions } from './engine/items.js';
 export { buildGraph, type ItemGraph } from './engine/graph.js';
 export { resolveTransport, connectHost } from './engine/connect.js';
 export { runSite, prepareHosts, type SiteRunOptions, type PreparedHost } from './engine/engine.js';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createTwoFilesPatch } from 'diff';
-import { defineItemType, shellQuote, z, type ItemInstance } from '@fettle/core';
+import { FettleError, defineItemType, shellQuote, z, type ItemInstance } from '@fettle/core';
 import { fileStat } from './facts.js';
 import { applyOwnership, modeSchema, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
 
@@ -49,6 +49,19 @@ export const fileItem = defineItemType({
   attributes,
   validateName: validatePath,
   implicitNeeds: (item) => parentItems(item.name),
+
+  /** Before any host: a `source` file exists in the site (its bytes are copied as they are, text or binary). */
+  async check(item, context) {
+    if (item.attrs.source === undefined || item.attrs.delete) return;
+    const file = path.resolve(context.siteDir, item.attrs.source);
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile()) {
+      throw new FettleError('E_REFERENCE', `source file ${info ? 'is not a regular file' : 'does not exist'}: ${item.attrs.source}`, {
+        where: "attribute 'source'",
+        expected: `a file at ${file}`,
+      });
+    }
+  },
 
   async cdict(item, context) {
     if (item.attrs.delete) return null;

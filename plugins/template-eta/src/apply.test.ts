@@ -52,7 +52,7 @@ function site(vars: Record<string, unknown>, extraItems: Record<string, Record<s
   const reload: Task = {
     id: 'reload-app',
     description: 'reload the app after its config changed',
-    hash: async (context) => (await renderTemplate({ siteDir: context.siteDir, source: 'app.conf.eta', host: context.host })).hash ?? '',
+    hash: async (context) => (await renderTemplate({ siteDir: context.siteDir, source: 'app.conf.eta', host: context.host, context: { port: 8080 } })).hash ?? '',
     run: (context) => {
       reloads.push(context.host.name);
       return Promise.resolve();

@@ -77,6 +77,6 @@ describe.skipIf(!existsSync(bin) || !existsSync(plugin))('fettle items HOST --pr
     writeFileSync(path.join(dir, 'templates/nginx.conf.eta'), 'ok\nworker_processes <%= vars.nope.x %>;\n');
     const { code, stderr } = fettle('items', 'web1', '--preview', 'template:/etc/nginx/nginx.conf');
     expect(code).toBe(3);
-    expect(stderr).toMatch(/^fettle: template templates\/nginx\.conf\.eta:2: TypeError: Cannot read properties of undefined/);
+    expect(stderr).toMatch(/^fettle: template templates\/nginx\.conf\.eta:2: ReferenceError: vars\.nope is not defined/);
   });
 });

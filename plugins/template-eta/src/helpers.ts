@@ -12,6 +12,15 @@ export const helpers = {
   },
   /** Quote for POSIX sh. */
   shellQuote: (value: unknown): string => shellQuote(String(value)),
+  /** An optional value: `h.get(vars, 'tls.port', 443)` is vars.tls.port when set, else 443 (templates are strict). */
+  get: (object: unknown, path: string, fallback?: unknown): unknown => {
+    let current = object;
+    for (const key of path.split('.')) {
+      if (current === null || typeof current !== 'object' || !(key in current)) return fallback;
+      current = (current as Record<string, unknown>)[key];
+    }
+    return current === undefined ? fallback : current;
+  },
   /** One entry per line. */
   lines: (values: readonly unknown[]): string => values.map(String).join('\n'),
 };

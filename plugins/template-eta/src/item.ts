@@ -96,6 +96,14 @@ export const templateItem: ItemTypeDefinition<typeof attributes> & { preview: ty
     validateName: validatePath,
     implicitNeeds: (item) => parentItems(item.name),
 
+    /** Before any host: the template exists, is UTF-8, compiles, and its hash block and body render strictly for this host. */
+    async check(item, context) {
+      const template = await loadTemplate(context.siteDir, item.attrs.source);
+      const input = { host: context.host, context: item.attrs.context };
+      await renderHash(template, input, context.siteDir, (name) => context.secret(name));
+      await renderBody(template, input, context.siteDir, (name) => context.secret(name));
+    },
+
     async cdict(item, context) {
       const template = await loadTemplate(context.siteDir, item.attrs.source);
       const input = { host: context.host, context: item.attrs.context };

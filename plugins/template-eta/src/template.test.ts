@@ -91,9 +91,22 @@ describe('rendering', () => {
 
 describe('errors name the template file and line', () => {
   it('a runtime error', async () => {
-    expect(await failure(render('runtime.eta', 'line 1\nline 2 <%= vars.nope.deeper %>\n'))).toMatch(
-      /^template runtime\.eta:2: TypeError: Cannot read properties of undefined \(reading 'deeper'\)/,
-    );
+    expect(await failure(render('runtime.eta', 'line 1\nline 2 <%= null.x %>\n'))).toMatch(/^template runtime\.eta:2: TypeError: Cannot read properties of null \(reading 'x'\)/);
+  });
+
+  it('strict: an undefined variable, a missing var or a missing nested property is an error, never "undefined"', async () => {
+    expect(await failure(render('nope.eta', 'line 1\nlisten <%= port %>\n'))).toMatch(/^template nope\.eta:2: ReferenceError: port is not defined/);
+    expect(await failure(render('var.eta', 'line 1\nline 2 <%= vars.nope.deeper %>\n'))).toMatch(/^template var\.eta:2: ReferenceError: vars\.nope is not defined/);
+    expect(await failure(render('deep.eta', '<%= context.port %>\n<%= context.tls.port %>\n'))).toMatch(/^template deep\.eta:2: ReferenceError: context\.tls is not defined/);
+    expect(await failure(render('host.eta', '<%= host.nmae %>\n'))).toMatch(/^template host\.eta:1: ReferenceError: host\.nmae is not defined/);
+    // Optional values stay possible: `in`, and h.get with a fallback.
+    const { content } = await render('optional.eta', "<%= 'tls' in vars ? 1 : 0 %> <%= h.get(vars, 'tls.port', 443) %> <%= h.get(vars, 'workers') %> <%= h.json(vars) %>\n");
+    expect(content).toBe(`0 443 4 ${JSON.stringify(host.vars, null, 2)}\n`);
+  });
+
+  it('a template that is not UTF-8 is an error at its line, never rewritten with U+FFFD', async () => {
+    await writeFile(path.join(siteDir, 'latin1.eta'), Buffer.from('ok\ncaf\xe9\n', 'latin1'));
+    expect(await failure(renderTemplate({ siteDir, source: 'latin1.eta', host }))).toMatch(/^template latin1\.eta:2: the template is not valid UTF-8/);
   });
 
   it('a JavaScript syntax error, below a hash block', async () => {
@@ -114,7 +127,7 @@ describe('errors name the template file and line', () => {
 
   it('an error inside an included partial names the partial', async () => {
     await site('partial.eta', 'ok\n<%= vars.missing.x %>\n');
-    expect(await failure(render('outer.eta', 'top\n<%~ include("./partial.eta") %>\n'))).toMatch(/^template partial\.eta:2: TypeError/);
+    expect(await failure(render('outer.eta', 'top\n<%~ include("./partial.eta") %>\n'))).toMatch(/^template partial\.eta:2: ReferenceError: vars\.missing is not defined/);
   });
 });
 

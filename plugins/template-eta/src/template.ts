@@ -44,7 +44,7 @@ const CLOSE = /<%[-_]?\s*\/\s*hash\s*[-_]?%>/g;
 const lineAt = (text: string, index: number): number => text.slice(0, index).split('\n').length;
 
 function templateError(source: string, line: number | undefined, message: string, cause?: unknown): FettleError {
-  return new FettleError('E_SITE', message, {
+  return new FettleError('E_TEMPLATE', message, {
     where: line === undefined ? `template ${source}` : `template ${source}:${line}`,
     hint: 'Eta syntax: <%= expression %>, <% code %>, <% hash %>…<% /hash %>; see the @fettle/template-eta README',
     cause,
@@ -76,15 +76,47 @@ export function splitHashBlock(text: string, source: string): { body: string; ha
   };
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Template text from bytes: invalid UTF-8 is an error at its line, never silently replaced by U+FFFD. */
+function decodeTemplate(bytes: Buffer, source: string): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    // Find the first bad byte by decoding growing prefixes line by line.
+    let start = 0;
+    let line = 1;
+    for (;;) {
+      const end = bytes.indexOf(0x0a, start);
+      const chunk = bytes.subarray(start, end < 0 ? bytes.length : end);
+      try {
+        UTF8.decode(chunk);
+      } catch {
+        break;
+      }
+      if (end < 0) break;
+      start = end + 1;
+      line++;
+    }
+    throw new FettleError('E_TEMPLATE', 'the template is not valid UTF-8', {
+      where: `template ${source}:${line}`,
+      expected: 'UTF-8 text',
+      hint: 'convert it (iconv -f latin1 -t utf-8), or copy binary content with a file item and `source`',
+    });
+  }
+}
+
 /** Read a template from the site (relative to `siteDir`). */
 export async function loadTemplate(siteDir: string, source: string): Promise<LoadedTemplate> {
   const file = path.resolve(siteDir, source);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (error) {
-    throw new FettleError('E_SITE', `cannot read template: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { where: `template ${source}`, expected: `a file at ${file}`, cause: error });
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new FettleError('E_REFERENCE', `cannot read template: ${code}`, { where: `template ${source}`, expected: `a readable file at ${file}`, cause: error });
   }
+  const text = decodeTemplate(bytes, source);
   return { file, source, ...splitHashBlock(text, source), usesSecrets: /\bsecret\s*\(/.test(text) };
 }
 
@@ -184,6 +216,30 @@ function compileAndRun(siteDir: string, template: LoadedTemplate, text: string, 
   return eta.render(fn, data, { filepath: template.file });
 }
 
+/** Names asked of any object by JSON.stringify, await and inspection: absent is their normal answer. */
+const PROBES = new Set(['toJSON', 'then', 'asymmetricMatch', '$$typeof', 'nodeType', 'inspect']);
+
+/**
+ * The template's view of host, vars and context: reading a property that is not
+ * there throws (naming it) instead of printing `undefined` into a config file.
+ * Use `'key' in vars` or `h.get(vars, 'a.b', fallback)` for optional values.
+ */
+function strict<T>(value: T, name: string): T {
+  if (value === null || typeof value !== 'object') return value;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return value;
+  // A copy, so a frozen object's proxy may hand out strict views of its entries.
+  const copy: object = Array.isArray(value) ? [...(value as unknown[])] : { ...value };
+  return new Proxy(copy, {
+    get(target, key, receiver) {
+      if (typeof key === 'symbol' || PROBES.has(key)) return Reflect.get(target, key, receiver) as unknown;
+      if (!(key in target)) throw new ReferenceError(`${name}.${key} is not defined`);
+      const entry: unknown = Reflect.get(target, key, receiver);
+      return Object.hasOwn(target, key) && typeof entry !== 'function' ? strict(entry, Array.isArray(target) ? `${name}[${key}]` : `${name}.${key}`) : entry;
+    },
+  }) as T;
+}
+
 /**
  * Render a template (its body, or its hash block). `secret(name)` inserts a marker
  * while rendering; the named secrets are resolved afterwards, only for what was
@@ -197,7 +253,7 @@ async function render(template: LoadedTemplate, text: string, input: TemplateInp
     if (!asked.includes(name)) asked.push(name);
     return `@@fettle-secret-${nonce}-${asked.indexOf(name)}@@`;
   };
-  const data = { host: input.host, vars: input.host.vars, context: input.context ?? {}, secret, h: helpers };
+  const data = { host: strict(input.host, 'host'), vars: strict(input.host.vars, 'vars'), context: strict(input.context ?? {}, 'context'), secret, h: helpers };
   const raw = compileAndRun(siteDir, template, text, data);
   const values = new Map<string, string>();
   for (const name of asked) values.set(name, resolve ? await resolve(name) : `<secret:${name}>`);

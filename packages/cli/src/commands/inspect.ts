@@ -59,7 +59,7 @@ async function previewCommand(site: LoadedSite, out: Output, host: Host, items: 
 
 export async function itemsCommand(site: LoadedSite, out: Output, hostName: string, preview?: string): Promise<number> {
   const host = await findHost(site, hostName);
-  const built = await buildHostItems(host, site.config, site.registry, out.redactor);
+  const built = await buildHostItems(host, site.config, site.registry, out.redactor, { locateRole: (role, error) => site.locateRole(role, error) });
   if (preview !== undefined) return previewCommand(site, out, host, built.items, preview);
   const graph = buildGraph(built.items, host.name);
   const items = graph.order.map((id) => {

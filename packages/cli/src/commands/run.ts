@@ -64,6 +64,7 @@ export async function runCommand(site: LoadedSite, out: Output, options: RunComm
       signal: abort.signal,
       warn: (message) => out.error(`warning: ${message}`),
       prompt: createSecretPrompt(),
+      locateRole: (role, error) => site.locateRole(role, error),
     });
     progress?.finish();
     if (options.events) eventLine({ type: 'run-done', run });

@@ -29,7 +29,7 @@ export async function validateSite(site: LoadedSite, out: Output): Promise<SiteP
   for (const host of hosts) {
     try {
       // The output's redactor learns every secret prepared, so no message below can print one.
-      await prepareHosts(site.config, site.registry, [host], out.redactor);
+      await prepareHosts(site.config, site.registry, [host], out.redactor, { siteDir: site.dir, locateRole: (role, error) => site.locateRole(role, error) });
     } catch (error) {
       problems.push({ host: host.name, message: formatError(error) });
     }

@@ -6,6 +6,7 @@ import { Redactor } from '../redact.js';
 import { mapPool } from '../pool.js';
 import { TaskCoordinator } from '../tasks/coordinator.js';
 import { prepareHosts } from './prepare.js';
+import type { PrepareOptions } from './items.js';
 import { runHost } from './run-host.js';
 import { taskSiteAccess } from './host-tasks.js';
 import { summarize, type EngineEvent, type HostResult, type ItemResult, type RunMode, type RunResult } from './results.js';
@@ -28,6 +29,8 @@ export interface SiteRunOptions {
   readonly signal?: AbortSignal | undefined;
   readonly warn?: ((message: string) => void) | undefined;
   readonly prompt?: ConnectContext['prompt'];
+  /** Source places of roles, for messages (the CLI maps them through the compiled config's source map). */
+  readonly locateRole?: PrepareOptions['locateRole'];
 }
 
 /**
@@ -39,7 +42,7 @@ export async function runSite(options: SiteRunOptions): Promise<RunResult> {
   const started = Date.now();
   const redactor = options.redactor ?? new Redactor();
   const tasks = new TaskCoordinator({ ...taskSiteAccess(options), mode: options.mode, signal: options.signal });
-  const prepared = await prepareHosts(options.site, options.registry, options.hosts, redactor);
+  const prepared = await prepareHosts(options.site, options.registry, options.hosts, redactor, { siteDir: options.siteDir, locateRole: options.locateRole });
   const ordered = await tasks.orderHosts(prepared, ({ built }) => ({ name: built.host.name, tasks: built.tasks }));
   const context = {
     ...options,

@@ -38,6 +38,14 @@ export function buildGraph(list: readonly BuiltItem[], hostName: string): ItemGr
     for (const ref of item.common.needed_by ?? []) for (const id of expand(ref, items, item, 'needed_by')) addEdge(id, item.id);
     for (const ref of item.common.triggers ?? []) {
       for (const id of expand(ref, items, item, 'triggers')) {
+        // An item that is not `triggered` runs anyway: a trigger on it would promise something it cannot keep.
+        if (!items.get(id)?.common.triggered) {
+          throw new FettleError('E_DEPENDENCY', `triggers names '${id}', which is not a triggered item`, {
+            where: `host ${hostName}, role ${item.role}, item ${item.id}, attribute 'triggers'`,
+            expected: `'${id}' to have triggered: true`,
+            hint: `add triggered: true to '${id}', or use needs instead of triggers`,
+          });
+        }
         addEdge(id, item.id);
         triggers.get(item.id)?.add(id);
       }

@@ -6,7 +6,7 @@ import type { Task } from '../protocols/task.js';
 import { isSecretRef, secret } from '../protocols/secrets.js';
 import type { Registry } from '../registry.js';
 import type { Redactor } from '../redact.js';
-import { FettleError } from '../errors.js';
+import { FettleError, isFettleError } from '../errors.js';
 import { parseOrThrow } from '../schema.js';
 
 const commonSchema = z.strictObject({
@@ -41,9 +41,62 @@ export interface BuiltHost {
   readonly tasks: { readonly role: string; readonly task: Task }[];
 }
 
-function isRoleOutput(value: RoleOutput | ItemMap): value is RoleOutput {
+/** What the caller knows about where the site's code lives, for messages that name a source line. */
+export interface PrepareOptions {
+  /**
+   * The source place (`file:line`) of a role, or of the line in the site that
+   * threw `error` while running it; undefined when unknown.
+   */
+  readonly locateRole?: ((role: string, error?: unknown) => string | undefined) | undefined;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value) && [Object.prototype, null].includes(Object.getPrototypeOf(value) as object | null);
+
+function isRoleOutput(value: Record<string, unknown>): boolean {
   const keys = Object.keys(value);
   return keys.length > 0 && keys.every((key) => key === 'items' || key === 'tasks');
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined || value === null) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  const proto = Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null;
+  return typeof value === 'object' ? `a ${proto?.constructor?.name ?? 'object'}` : `a ${typeof value}`;
+}
+
+const hasControlCharacter = (text: string): boolean => [...text].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f);
+
+/** Run one role for one host; an exception or a result that is not an item map names host, role and source line. */
+async function runRole(host: Host, roleName: string, site: SiteConfig, options: PrepareOptions): Promise<RoleOutput> {
+  const role = site.roles[roleName];
+  if (!role) {
+    throw new FettleError('E_SITE', `host '${host.name}' has role '${roleName}', which the site does not define`, {
+      where: `host ${host.name}`,
+      expected: `one of ${Object.keys(site.roles).join(', ') || '(no roles)'}`,
+    });
+  }
+  const place = (error?: unknown): string => {
+    const at = options.locateRole?.(roleName, error);
+    return `host ${host.name}, role ${roleName}${at ? ` (${at})` : ''}`;
+  };
+  let output: unknown;
+  try {
+    output = await role(host, { secret });
+  } catch (error) {
+    if (error instanceof FettleError) throw error;
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new FettleError('E_ROLE', `role '${roleName}' threw ${message}`, { where: place(error), cause: error });
+  }
+  const expected = 'an item map ({ "type:name": { ...attributes } }) or { items, tasks }';
+  if (!isPlainObject(output)) {
+    throw new FettleError('E_ROLE', `role '${roleName}' returned ${describeValue(output)}`, { where: place(), expected, hint: 'does the role function end with `return { ... }`?' });
+  }
+  if (!isRoleOutput(output)) return { items: output as ItemMap };
+  const { items, tasks } = output as { items?: unknown; tasks?: unknown };
+  if (items !== undefined && !isPlainObject(items)) throw new FettleError('E_ROLE', `role '${roleName}' returned items that are ${describeValue(items)}`, { where: place(), expected });
+  if (tasks !== undefined && !Array.isArray(tasks)) throw new FettleError('E_ROLE', `role '${roleName}' returned tasks that are ${describeValue(tasks)}`, { where: place(), expected: 'an array of tasks' });
+  return output;
 }
 
 /** Replace SecretRefs anywhere in attributes by their values, registering them for redaction. */
@@ -57,6 +110,12 @@ async function resolveSecrets(value: unknown, resolve: (name: string) => Promise
     return Object.fromEntries(entries);
   }
   return value;
+}
+
+/** The same error with the item's place in front of the store's. */
+function withPlace(error: unknown, where: string): unknown {
+  if (!isFettleError(error)) return error;
+  return new FettleError(error.code, error.message, { where: where + (error.where && !where.includes(error.where) ? ` (${error.where})` : ''), expected: error.expected, hint: error.hint, cause: error });
 }
 
 function containsSecret(value: unknown): boolean {
@@ -73,12 +132,26 @@ function containsSecret(value: unknown): boolean {
 export function secretResolver(host: Host, site: SiteConfig, redactor: Redactor): (name: string) => Promise<string> {
   return async (name) => {
     if (!site.secrets) {
-      throw new FettleError('E_SECRET', `secret '${name}' is used but the site has no secret store`, {
+      throw new FettleError('E_REFERENCE', `secret '${name}' is used but the site has no secret store`, {
         where: `host ${host.name}`,
         hint: 'set `secrets:` in fettle.config.ts',
       });
     }
-    const value = await site.secrets.get(name, host.name);
+    let value: string;
+    try {
+      value = await site.secrets.get(name, host.name);
+    } catch (error) {
+      if (isFettleError(error) && error.isInputError) throw error;
+      // A name that is not in the store is a typo in the site: bad input, not a failure.
+      const known = await site.secrets.list().catch(() => undefined);
+      if (known && !known.includes(name)) {
+        throw new FettleError('E_REFERENCE', `secret '${name}' does not exist in ${site.secrets.describe}`, {
+          where: `host ${host.name}`,
+          expected: known.length > 0 ? `one of ${known.join(', ')}` : 'a secret set with `fettle secret set NAME`',
+        });
+      }
+      throw error;
+    }
     redactor.add(name, value);
     return value;
   };
@@ -88,24 +161,20 @@ export function secretResolver(host: Host, site: SiteConfig, redactor: Redactor)
  * Run a host's roles and validate every item against its type's schema. Every
  * error names the host, the role and the item.
  */
-export async function buildHostItems(host: Host, site: SiteConfig, registry: Registry, redactor: Redactor): Promise<BuiltHost> {
+export async function buildHostItems(host: Host, site: SiteConfig, registry: Registry, redactor: Redactor, options: PrepareOptions = {}): Promise<BuiltHost> {
   const items: BuiltItem[] = [];
   const tasks: BuiltHost['tasks'] = [];
   const seen = new Map<string, string>();
   const resolveSecret = secretResolver(host, site, redactor);
   for (const roleName of host.roles) {
-    const role = site.roles[roleName];
-    if (!role) {
-      throw new FettleError('E_SITE', `host '${host.name}' has role '${roleName}', which the site does not define`, {
-        where: `host ${host.name}`,
-        expected: `one of ${Object.keys(site.roles).join(', ') || '(no roles)'}`,
-      });
-    }
-    const output = await role(host, { secret });
-    const normalized: RoleOutput = isRoleOutput(output) ? output : { items: output };
+    const normalized = await runRole(host, roleName, site, options);
+    const roleAt = options.locateRole?.(roleName);
     for (const task of normalized.tasks ?? []) tasks.push({ role: roleName, task });
     for (const [id, rawAttrs] of Object.entries(normalized.items ?? {})) {
-      const where = `host ${host.name}, role ${roleName}, item ${id}`;
+      const where = `host ${host.name}, role ${roleName}${roleAt ? ` (${roleAt})` : ''}, item ${JSON.stringify(id).slice(1, -1)}`;
+      if (hasControlCharacter(id)) {
+        throw new FettleError('E_ITEM_TYPE', 'item id contains a control character (newline, tab, …)', { where, expected: 'printable characters only', hint: 'a stray newline in a path, perhaps from a trimmed variable' });
+      }
       const colon = id.indexOf(':');
       if (colon <= 0 || colon === id.length - 1) {
         throw new FettleError('E_ITEM_TYPE', `item id '${id}' is not of the form type:name`, { where, expected: 'type:name, e.g. file:/etc/motd' });
@@ -133,7 +202,7 @@ export async function buildHostItems(host: Host, site: SiteConfig, registry: Reg
       for (const [key, value] of Object.entries(rawAttrs)) (COMMON_KEYS.has(key) ? commonInput : typeInput)[key] = value;
       const common = parseOrThrow(commonSchema, { ...type.commonDefaults, ...commonInput }, 'E_ATTRIBUTE', where);
       const usesSecrets = containsSecret(typeInput);
-      const resolved = usesSecrets ? await resolveSecrets(typeInput, resolveSecret) : typeInput;
+      const resolved = usesSecrets ? await resolveSecrets(typeInput, resolveSecret).catch((error: unknown) => { throw withPlace(error, where); }) : typeInput;
       const attrs: unknown = parseOrThrow(type.attributes, resolved, 'E_ATTRIBUTE', where);
       const nameProblem = type.validateName?.(name);
       if (nameProblem) throw new FettleError('E_ATTRIBUTE', `bad item name '${name}': ${nameProblem}`, { where });
@@ -141,4 +210,33 @@ export async function buildHostItems(host: Host, site: SiteConfig, registry: Reg
     }
   }
   return { host, items, tasks };
+}
+
+/**
+ * Run every item type's `check` for one host's items: what can fail without a host
+ * (a template that does not render, a source file that is not there) fails here,
+ * before any host is contacted. Errors gain the host, role and item.
+ */
+export async function checkHostItems(built: BuiltHost, site: SiteConfig, siteDir: string, redactor: Redactor, options: PrepareOptions = {}): Promise<void> {
+  const context = { host: built.host, siteDir, secret: secretResolver(built.host, site, redactor) };
+  await Promise.all(
+    built.items.map(async (item) => {
+      if (!item.type.check) return;
+      try {
+        await item.type.check({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets }, context);
+      } catch (error) {
+        const at = options.locateRole?.(item.role);
+        const where = `host ${built.host.name}, role ${item.role}${at ? ` (${at})` : ''}, item ${item.id}`;
+        if (isFettleError(error)) {
+          throw new FettleError(error.isInputError ? error.code : 'E_ATTRIBUTE', error.message, {
+            where: error.where ? `${error.where}, ${where}` : where,
+            expected: error.expected,
+            hint: error.hint,
+            cause: error,
+          });
+        }
+        throw new FettleError('E_ATTRIBUTE', error instanceof Error ? error.message : String(error), { where, cause: error });
+      }
+    }),
+  );
 }

@@ -67,6 +67,14 @@ export interface ItemContext {
   readonly siteDir: string;
 }
 
+/** What `check` gets: the host and the site, no connection. */
+export interface CheckContext {
+  readonly host: Host;
+  readonly siteDir: string;
+  /** Decrypt a secret for this host (registered for redaction first); a missing one is an input error. */
+  secret(name: string): Promise<string>;
+}
+
 /** A line of a diff as shown to the user. */
 export interface DiffLine {
   readonly key: string;
@@ -98,6 +106,13 @@ export interface ItemTypeDefinition<S extends z.ZodType> {
   implicitNeeds?(item: ItemInstance<z.output<S>>): readonly string[];
   /** Check the item's name (a path must be absolute, say). Return an error message or undefined. */
   validateName?(name: string): string | undefined;
+  /**
+   * Check what can be checked without a host, before any host is contacted: files in
+   * the site exist and are readable, templates compile and render for this host.
+   * Throw a FettleError naming the place (template file:line, the attribute); the
+   * engine adds the host, role and item.
+   */
+  check?(item: ItemInstance<z.output<S>>, context: CheckContext): void | Promise<void>;
   /** Desired state, or null for "should not exist". */
   cdict(item: ItemInstance<z.output<S>>, context: ItemContext): StateDict | null | Promise<StateDict | null>;
   /** Actual state, or null for "does not exist". Ask facts through the context. */
