@@ -145,7 +145,7 @@ export function secretResolver(host: Host, site: SiteConfig, redactor: Redactor)
       // A name that is not in the store is a typo in the site: bad input, not a failure.
       const known = await site.secrets.list().catch(() => undefined);
       if (known && !known.includes(name)) {
-        throw new FettleError('E_REFERENCE', `secret '${name}' does not exist in ${site.secrets.describe}`, {
+        throw new FettleError('E_REFERENCE', isFettleError(error) ? error.message : `secret '${name}' does not exist in ${site.secrets.describe}`, {
           where: `host ${host.name}`,
           expected: known.length > 0 ? `one of ${known.join(', ')}` : 'a secret set with `fettle secret set NAME`',
         });
