@@ -130,7 +130,7 @@ describe('fettle build', () => {
     writeFileSync(path.join(broken, 'roles/web.ts'), `import { defineRole } from '@fettle/core';\nexport const web = defineRole(() => ({ 'file:/srv/x': { mode: 'rw' } }));\n`);
     const result = fettle(['build', '--site', broken]);
     expect(result.code).toBe(3);
-    expect(result.stderr).toMatch(/1 problem; nothing was built:\n\s+node1: host node1, role web, item file:\/srv\/x/);
+    expect(result.stderr).toMatch(/1 problem; nothing was built:\n\s+node1: host node1, role web \(roles\/web\.ts:\d+\), item file:\/srv\/x/);
     expect(existsSync(path.join(broken, 'dist'))).toBe(false);
 
     const leaky = exampleCopy();
