@@ -4,7 +4,7 @@ import { UnreachableError, type ConnectContext } from '@fettle/core';
 import ssh2 from 'ssh2';
 import type { Client as ClientType, ConnectConfig } from 'ssh2';
 import { authPlan, type PromptPause } from './auth.js';
-import { verifyHostKey, hostKeyAlgorithms, type HostKeyPolicy } from './host-key.js';
+import { verifyHostKey, hostKeyAlgorithms } from './host-key.js';
 import { loadKnownHosts } from './known-hosts-file.js';
 import type { Endpoint, SshSettings } from './settings.js';
 
@@ -17,13 +17,13 @@ export interface OpenedConnection {
 }
 
 /** Connect through the ProxyJump chain (if any) to the target; each hop has its own deadline. */
-export async function openConnection(settings: SshSettings, policy: HostKeyPolicy, context: ConnectContext): Promise<OpenedConnection> {
+export async function openConnection(settings: SshSettings, context: ConnectContext): Promise<OpenedConnection> {
   const jumps: ClientType[] = [];
   try {
     let via: ClientType | undefined;
     for (const hop of [...settings.jumps, settings.target]) {
       const isTarget = hop === settings.target;
-      const client = await connectHop(hop, via, policy, context, settings.name, isTarget);
+      const client = await connectHop(hop, via, context, settings.name, isTarget);
       if (isTarget) return { client, jumps };
       jumps.push(client);
       via = client;
@@ -93,12 +93,12 @@ const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', '
 async function connectHop(
   hop: Endpoint,
   via: ClientType | undefined,
-  policy: HostKeyPolicy,
   context: ConnectContext,
   hostName: string,
   isTarget: boolean,
 ): Promise<ClientType> {
   const endpoint = `${hop.user}@${hop.hostname}:${hop.port}`;
+  const policy = hop.hostKeyPolicy;
   // Errors name the host (they travel on their own); warnings don't: the engine prefixes the host name.
   const hopText = isTarget ? endpoint : `via jump host ${hop.alias} (${endpoint})`;
   const where = `${hostName} ${isTarget ? `(${endpoint})` : hopText}`;
@@ -150,10 +150,10 @@ async function connectHop(
     const config: ConnectConfig = {
       username: hop.user,
       readyTimeout: 0, // our Deadline covers TCP connect too, and pauses during prompts
-      keepaliveInterval: 15_000, // notice a dead peer mid-run instead of hanging
-      keepaliveCountMax: 3,
+      keepaliveInterval: hop.keepaliveIntervalMs, // notice a dead peer mid-run instead of hanging
+      keepaliveCountMax: hop.keepaliveCountMax,
       authHandler: plan.handler,
-      algorithms: { serverHostKey: hostKeyAlgorithms(entries, hop.hostKeyName) },
+      algorithms: { serverHostKey: hop.hostKeyAlgorithms ? [...hop.hostKeyAlgorithms] : hostKeyAlgorithms(entries, hop.hostKeyName) },
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
         verifyHostKey({ key, entries, endpoint: hop, policy, where, warnWhere: hopText, warn: (message) => context.warn(message) }).then(
           (error) => {

@@ -2,9 +2,9 @@ import { UnreachableError } from '@fettle/core';
 import type { ServerHostKeyAlgorithm } from 'ssh2';
 import { appendKnownHost } from './known-hosts-file.js';
 import { checkHostKey, fingerprint, keyTypeOfBlob, knownKeyTypes, type KnownHostEntry } from './known-hosts.js';
-import type { Endpoint } from './settings.js';
+import type { Endpoint, HostKeyPolicy } from './settings.js';
 
-export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
+export type { HostKeyPolicy } from './settings.js';
 
 /** ssh2's host key algorithms (node 20 has ed25519), in its default order. */
 const DEFAULT_ALGORITHMS: readonly ServerHostKeyAlgorithm[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
@@ -55,7 +55,7 @@ export async function verifyHostKey(input: VerifyInput): Promise<UnreachableErro
     case 'unknown':
       break;
   }
-  const file = endpoint.knownHostsFiles[0];
+  const file = endpoint.recordFile;
   if (policy === 'strict' || !file) {
     return new UnreachableError(
       'host-key',

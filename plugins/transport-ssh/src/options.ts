@@ -15,11 +15,13 @@ const shape = {
   knownHosts: z
     .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
     .optional()
-    .describe('known_hosts file(s); the first one is written by accept-new. Default: ssh_config UserKnownHostsFile, else ~/.ssh/known_hosts'),
+    .describe('known_hosts file(s); the first one is written by accept-new. Default: ssh_config UserKnownHostsFile and GlobalKnownHostsFile, else ~/.ssh/known_hosts, known_hosts2 and /etc/ssh/ssh_known_hosts, ssh_known_hosts2'),
   hostKeyPolicy: z
     .enum(['strict', 'accept-new', 'off'])
-    .default('strict')
-    .describe('strict: unknown or changed keys are refused; accept-new: unknown hosts are recorded, changed keys refused; off: no check (warns every run)'),
+    .optional()
+    .describe(
+      'strict: unknown or changed keys are refused; accept-new: unknown hosts are recorded, changed keys refused; off: no check (warns every run). Default: ssh_config StrictHostKeyChecking (yes/ask: strict, accept-new, no: off)',
+    ),
   identityFile: z
     .union([z.string().min(1), z.array(z.string().min(1))])
     .optional()
@@ -31,7 +33,7 @@ const shape = {
   sshConfig: z
     .union([z.string().min(1), z.literal(false)])
     .optional()
-    .describe('ssh_config file to read (relative to the site); false ignores it. Default ~/.ssh/config'),
+    .describe('ssh_config file to read (relative to the site; ssh -F); false ignores every config. Default: what ssh reads, ~/.ssh/config then /etc/ssh/ssh_config'),
   connectTimeoutMs: z
     .number()
     .int()

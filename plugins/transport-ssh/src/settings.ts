@@ -1,10 +1,14 @@
 import { existsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Host } from '@fettle/core';
+import type { ServerHostKeyAlgorithm } from 'ssh2';
 import { knownHostName } from './known-hosts.js';
 import type { SshOptions } from './options.js';
-import { all, expandHome, expandTokens, first, loadSshConfig, type SshConfigFile, type SshConfigValues } from './ssh-config.js';
+import { resolveHost, type ConfigChoice } from './ssh-g.js';
+import { DEFAULT_HOST_KEY_ALGORITHMS, splitFileList, type ResolveRequest, type SshValues } from './ssh-values.js';
+import { expandTokens, localIdentity, type TokenValues } from './tokens.js';
+
+export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
 
 /** Everything needed to reach one SSH server (the target or a jump host). */
 export interface Endpoint {
@@ -19,9 +23,18 @@ export interface Endpoint {
   /** Agent socket, or undefined for none. */
   readonly agent: string | undefined;
   readonly connectTimeoutMs: number;
-  /** Read in order; the first one is where accept-new records keys. */
+  /** Every known_hosts file read, user files first. */
   readonly knownHostsFiles: readonly string[];
+  /** Where accept-new records keys (the first user file), undefined when there is none. */
+  readonly recordFile: string | undefined;
   readonly hashKnownHosts: boolean;
+  readonly hostKeyPolicy: HostKeyPolicy;
+  /** ssh_config HostKeyAlgorithms that ssh2 supports; undefined: ssh2's own order. */
+  readonly hostKeyAlgorithms: readonly ServerHostKeyAlgorithm[] | undefined;
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveCountMax: number;
+  /** The effective settings, in ssh -G's spelling (for `fettle hosts --ssh`). */
+  readonly values: SshValues;
 }
 
 export interface SshSettings {
@@ -30,6 +43,8 @@ export interface SshSettings {
   readonly target: Endpoint;
   /** ProxyJump chain, first hop first. */
   readonly jumps: readonly Endpoint[];
+  /** Settings this transport cannot honour, each naming the setting. */
+  readonly warnings: readonly string[];
 }
 
 export interface Explicit {
@@ -38,88 +53,165 @@ export interface Explicit {
   readonly user?: string | undefined;
 }
 
-const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
+/** What ssh2 can verify and negotiate (no certificates, no security keys). */
+const SSH2_HOST_KEY_ALGORITHMS = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+const DEFAULT_IDENTITY_FILES = ['id_rsa', 'id_ecdsa', 'id_ecdsa_sk', 'id_ed25519', 'id_ed25519_sk', 'id_xmss', 'id_dsa'].map((name) => `~/.ssh/${name}`);
+const USE_OPENSSH = "use transport 'openssh' (the system ssh) for this host";
+
+/** Which ssh_config the options name (paths relative to the site). */
+export function configChoice(options: SshOptions, siteDir: string): ConfigChoice {
+  return options.sshConfig === false || options.sshConfig === undefined ? options.sshConfig : resolvePath(options.sshConfig, siteDir);
+}
+
+/** The -l / -p / -J fettle passes for a host: its own fields, then the transport options. */
+export function hostRequest(host: Host, options: Pick<SshOptions, 'user' | 'port' | 'proxyJump'>): ResolveRequest {
+  return {
+    host: host.address ?? host.name,
+    user: host.user ?? options.user,
+    port: host.port ?? options.port,
+    proxyJump: options.proxyJump === false ? 'none' : options.proxyJump,
+  };
+}
+
+/** One hop of a chain: what was asked, and what OpenSSH's rules resolved it to. */
+export interface ResolvedHop {
+  readonly request: ResolveRequest;
+  readonly values: SshValues;
+}
 
 /**
- * Resolve where and how to connect: the Host's own fields first, then the
- * transport options, then ssh_config (as `ssh ALIAS` would read it), then defaults.
+ * Resolve a host and, hop by hop, its jump hosts, the way ssh does: a target with
+ * `ProxyJump a,b,c` is reached through c, and c is resolved as `ssh -J a,b c` would be,
+ * so only a single remaining hop's own ProxyJump is followed. First hop first.
+ */
+export async function resolveChain(request: ResolveRequest, config: ConfigChoice, resolve = resolveHost, depth = 0): Promise<ResolvedHop[]> {
+  if (depth > 8) throw new Error(`ProxyJump chain of ${request.host} is longer than 8 hops (a loop?)`);
+  const values = await resolve(request, config);
+  const spec = values.lines.proxyjump?.[0];
+  if (spec === undefined) return [{ request, values }];
+  const entries = spec.split(',');
+  const last = parseJumpSpec(entries.at(-1) ?? '')[0];
+  if (!last) throw new Error(`cannot read ProxyJump '${spec}' of ${request.host}`);
+  const rest = entries.slice(0, -1).join(',');
+  const before = await resolveChain({ host: last.hostname, user: last.user, port: last.port, proxyJump: rest === '' ? undefined : rest }, config, resolve, depth + 1);
+  return [...before, { request, values }];
+}
+
+/**
+ * Resolve where and how to connect: the Host's own fields first, then the transport
+ * options, then ssh_config exactly as `ssh ALIAS` reads it, then OpenSSH's defaults.
  */
 export async function resolveSettings(host: Host, options: SshOptions, siteDir: string): Promise<SshSettings> {
-  const configPath = options.sshConfig === false ? null : resolvePath(options.sshConfig ?? '~/.ssh/config', siteDir);
-  const config = configPath ? await loadSshConfig(configPath) : null;
-  const alias = host.address ?? host.name;
-  const values = config?.lookup(alias) ?? {};
-  const target = resolveEndpoint(alias, values, { port: host.port ?? options.port, user: host.user ?? options.user }, options, siteDir);
+  const chain = await resolveChain(hostRequest(host, options), configChoice(options, siteDir));
+  const warnings: string[] = [];
+  const endpoints = chain.map((hop) => endpointOf(hop, options, siteDir, warnings));
+  const target = endpoints.at(-1);
+  if (!target) throw new Error(`no settings for ${host.name}`);
+  return { name: host.name, target, jumps: endpoints.slice(0, -1), warnings: [...new Set(warnings)] };
+}
 
-  let jumpSpec: string | undefined;
-  if (options.proxyJump !== false) jumpSpec = options.proxyJump ?? first(values, 'proxyjump');
-  if (options.proxyJump === undefined && first(values, 'proxycommand') !== undefined && first(values, 'proxycommand') !== 'none' && !jumpSpec) {
-    throw new Error(`ssh_config gives ${alias} a ProxyCommand, which this transport does not run; use ProxyJump instead`);
+const line = (values: SshValues, keyword: keyof SshValues['lines']): string | undefined => values.lines[keyword]?.[0];
+
+function endpointOf(hop: ResolvedHop, options: SshOptions, siteDir: string, warnings: string[]): Endpoint {
+  const { values } = hop;
+  const alias = hop.request.host;
+  const hostname = line(values, 'hostname') ?? alias;
+  const port = Number.parseInt(line(values, 'port') ?? '22', 10);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid port for ${alias}: ${String(line(values, 'port'))}`);
+  const user = line(values, 'user') ?? localIdentity().user;
+  const hostKeyAlias = line(values, 'hostkeyalias');
+  const tokens: TokenValues = { original: alias, host: hostname, port, user, hostKeyAlias, proxyJump: line(values, 'proxyjump') };
+  for (const note of values.notes) warnings.push(`${alias}: ${note}`);
+
+  if (line(values, 'proxycommand') !== undefined) {
+    throw new Error(`ssh_config gives ${alias} a ProxyCommand (${line(values, 'proxycommand') ?? ''}), which the ssh2 transport does not run; use ProxyJump, or ${USE_OPENSSH}`);
   }
-  const jumps = jumpSpec && jumpSpec !== 'none' ? parseJumpSpec(jumpSpec).map((hop) => resolveHop(hop, config, options, siteDir)) : [];
-  return { name: host.name, target, jumps };
-}
+  for (const file of values.lines.certificatefile ?? []) {
+    warnings.push(`ssh_config CertificateFile ${file} (for ${alias}) cannot be used by ssh2, which has no SSH certificate support; the plain key is offered instead. To log in with the certificate, ${USE_OPENSSH}`);
+  }
 
-function resolveHop(hop: Explicit & { hostname: string }, config: SshConfigFile | null, options: SshOptions, siteDir: string): Endpoint {
-  return resolveEndpoint(hop.hostname, config?.lookup(hop.hostname) ?? {}, { port: hop.port, user: hop.user }, options, siteDir);
-}
-
-export function resolveEndpoint(alias: string, values: SshConfigValues, explicit: Explicit, options: SshOptions, siteDir: string): Endpoint {
-  const hostname = explicit.hostname ?? first(values, 'hostname')?.replace(/%h/g, alias) ?? alias;
-  const configPort = first(values, 'port');
-  const port = explicit.port ?? (configPort ? Number.parseInt(configPort, 10) : 22);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid port for ${alias}: ${String(configPort)}`);
-  const user = explicit.user ?? first(values, 'user') ?? os.userInfo().username;
-  const tokens = { host: hostname, port, user };
-
+  const configured = values.lines.identityfile ?? [];
   let identityFiles: { path: string; explicit: boolean }[];
   if (options.identityFile !== undefined) {
     const list = typeof options.identityFile === 'string' ? [options.identityFile] : options.identityFile;
     identityFiles = list.map((file) => ({ path: resolvePath(file, siteDir), explicit: true }));
-  } else if (all(values, 'identityfile').length > 0) {
-    identityFiles = all(values, 'identityfile').map((file) => ({ path: path.resolve(expandTokens(file, tokens)), explicit: true }));
   } else {
-    identityFiles = DEFAULT_KEYS.map((file) => ({ path: path.join(os.homedir(), '.ssh', file), explicit: false }));
+    const isDefault = configured.length === DEFAULT_IDENTITY_FILES.length && configured.every((file, index) => file === DEFAULT_IDENTITY_FILES[index]);
+    identityFiles = configured.filter((file) => file !== 'none').map((file) => ({ path: path.resolve(expandTokens(file, tokens)), explicit: !isDefault }));
+  }
+  for (const file of identityFiles) {
+    if (/_sk$/.test(file.path) && (file.explicit || existsSync(file.path))) {
+      warnings.push(`identity file ${file.path} (for ${alias}) looks like a FIDO security key, which ssh2 cannot use; ${USE_OPENSSH}`);
+    }
   }
 
-  const identitiesOnly = first(values, 'identitiesonly')?.toLowerCase() === 'yes';
+  const identitiesOnly = line(values, 'identitiesonly') === 'yes';
   let agent: string | undefined;
   if (options.agent !== undefined) agent = options.agent === false ? undefined : resolvePath(options.agent, siteDir);
-  else {
-    const configured = first(values, 'identityagent');
-    if (configured === undefined || configured === 'SSH_AUTH_SOCK') agent = process.env['SSH_AUTH_SOCK'] || undefined;
-    else if (configured !== 'none') agent = expandTokens(configured.replace(/^\$\{?SSH_AUTH_SOCK\}?$/, process.env['SSH_AUTH_SOCK'] ?? ''), tokens) || undefined;
-  }
+  else agent = agentSocket(line(values, 'identityagent'));
   // IdentitiesOnly: the agent may hold other keys; offering them would burn MaxAuthTries.
   if (identitiesOnly && options.agent === undefined) agent = undefined;
 
-  const configTimeout = first(values, 'connecttimeout');
-  const connectTimeoutMs = options.connectTimeoutMs ?? (configTimeout ? Number.parseInt(configTimeout, 10) * 1000 : 10_000);
+  const timeout = Number.parseInt(line(values, 'connecttimeout') ?? '', 10);
+  const connectTimeoutMs = options.connectTimeoutMs ?? (timeout > 0 ? timeout * 1000 : 10_000);
 
   let knownHostsFiles: string[];
+  let recordFile: string | undefined;
   if (options.knownHosts !== undefined) {
     knownHostsFiles = (typeof options.knownHosts === 'string' ? [options.knownHosts] : options.knownHosts).map((file) => resolvePath(file, siteDir));
+    recordFile = knownHostsFiles[0];
   } else {
-    const user = all(values, 'userknownhostsfile').filter((file) => file !== 'none');
-    const global = all(values, 'globalknownhostsfile').filter((file) => file !== 'none');
-    knownHostsFiles = [
-      ...(user.length > 0 ? user.map((file) => expandTokens(file, tokens)) : [path.join(os.homedir(), '.ssh', 'known_hosts')]),
-      ...(global.length > 0 ? global : ['/etc/ssh/ssh_known_hosts']),
-    ];
+    const userFiles = splitFileList(line(values, 'userknownhostsfile')).map((file) => expandTokens(file, tokens));
+    knownHostsFiles = [...userFiles, ...splitFileList(line(values, 'globalknownhostsfile')).map((file) => expandTokens(file, tokens))];
+    recordFile = userFiles[0];
   }
 
+  const interval = Number.parseInt(line(values, 'serveraliveinterval') ?? '0', 10);
+  const countMax = Number.parseInt(line(values, 'serveralivecountmax') ?? '3', 10);
   return {
     alias,
     hostname,
     port,
     user,
-    hostKeyName: first(values, 'hostkeyalias') ?? knownHostName(hostname, port),
+    hostKeyName: hostKeyAlias ?? knownHostName(hostname, port),
     identityFiles: identityFiles.filter((file) => file.explicit || existsSync(file.path)),
     agent,
-    connectTimeoutMs: Number.isFinite(connectTimeoutMs) && connectTimeoutMs > 0 ? connectTimeoutMs : 10_000,
+    connectTimeoutMs,
     knownHostsFiles,
-    hashKnownHosts: first(values, 'hashknownhosts')?.toLowerCase() === 'yes',
+    recordFile,
+    hashKnownHosts: line(values, 'hashknownhosts') === 'yes',
+    hostKeyPolicy: options.hostKeyPolicy ?? policyOf(line(values, 'stricthostkeychecking')),
+    hostKeyAlgorithms: ssh2Algorithms(line(values, 'hostkeyalgorithms'), alias, warnings),
+    // ssh's default is no keepalive; fettle still wants to notice a dead peer mid-run.
+    keepaliveIntervalMs: interval > 0 ? interval * 1000 : 15_000,
+    keepaliveCountMax: countMax > 0 ? countMax : 3,
+    values,
   };
+}
+
+/** StrictHostKeyChecking as ssh -G prints it. `ask` cannot ask in a batch run: it refuses, like strict. */
+function policyOf(value: string | undefined): HostKeyPolicy {
+  if (value === 'accept-new') return 'accept-new';
+  if (value === 'false') return 'off';
+  return 'strict';
+}
+
+function agentSocket(configured: string | undefined): string | undefined {
+  if (configured === 'none') return undefined;
+  if (configured === undefined || configured === 'SSH_AUTH_SOCK') return process.env['SSH_AUTH_SOCK'] || undefined;
+  if (/^\$[A-Za-z_]/.test(configured)) return process.env[configured.slice(1)] || undefined;
+  return configured;
+}
+
+/** A configured HostKeyAlgorithms, kept to what ssh2 negotiates; the default list leaves ssh2's order alone. */
+function ssh2Algorithms(value: string | undefined, alias: string, warnings: string[]): ServerHostKeyAlgorithm[] | undefined {
+  if (value === undefined || value === DEFAULT_HOST_KEY_ALGORITHMS.join(',')) return undefined;
+  const list = value.split(',');
+  const usable = list.filter((name): name is ServerHostKeyAlgorithm => SSH2_HOST_KEY_ALGORITHMS.has(name));
+  const dropped = list.filter((name) => !SSH2_HOST_KEY_ALGORITHMS.has(name) && !/-cert-v01@openssh\.com$|^sk-/.test(name));
+  if (dropped.length > 0) warnings.push(`ssh_config HostKeyAlgorithms for ${alias} names ${dropped.join(', ')}, which ssh2 cannot use; ${USE_OPENSSH} to use them`);
+  if (usable.length === 0) throw new Error(`ssh_config HostKeyAlgorithms for ${alias} (${value}) leaves nothing ssh2 can use; ${USE_OPENSSH}`);
+  return usable;
 }
 
 /** `[user@]host[:port]` (or `ssh://user@host:port`, `[v6addr]:port`), comma-separated. */
@@ -135,5 +227,7 @@ export function parseJumpSpec(spec: string): (Explicit & { hostname: string })[]
 
 /** Options paths are relative to the site folder; `~` is the controller user's home. */
 export function resolvePath(value: string, siteDir: string): string {
-  return path.resolve(siteDir, expandHome(value));
+  const home = localIdentity().home;
+  const expanded = value === '~' ? home : value.startsWith('~/') ? path.join(home, value.slice(2)) : value;
+  return path.resolve(siteDir, expanded);
 }

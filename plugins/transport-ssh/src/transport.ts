@@ -25,9 +25,10 @@ export const sshTransport: TransportDefinition<typeof sshOptionsSchema> = define
     } catch (error) {
       throw new FettleError('E_TRANSPORT', error instanceof Error ? error.message : String(error), { where: `host ${host.name}`, cause: error });
     }
+    for (const warning of settings.warnings) context.warn(warning);
     // Built before connecting so a bad become setup fails without touching the host.
     const become = createBecome(options, settings.target.user, context, host.name);
-    const connection = new SshConnection(await openConnection(settings, options.hostKeyPolicy, context), host.name, options.maxChannels);
+    const connection = new SshConnection(await openConnection(settings, context), host.name, options.maxChannels);
 
     const run = (command: string, stdin?: Buffer, timeoutMs?: number): Promise<ExecResult> => runCommand(connection, command, { stdin, timeoutMs });
     const runAsTarget = async (command: string, stdin?: Buffer, timeoutMs = options.commandTimeoutMs): Promise<ExecResult> => {
