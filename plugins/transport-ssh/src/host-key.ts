@@ -16,10 +16,9 @@ const ALGORITHMS_OF_TYPE: Readonly<Record<string, readonly string[]>> = { 'ssh-r
  * would look "changed".
  */
 export function hostKeyAlgorithms(entries: readonly KnownHostEntry[], name: string): ServerHostKeyAlgorithm[] {
-  const preferred = knownKeyTypes(entries, name).flatMap((type) => ALGORITHMS_OF_TYPE[type] ?? [type]);
-  const supported = (algorithm: string): algorithm is ServerHostKeyAlgorithm => (DEFAULT_ALGORITHMS as readonly string[]).includes(algorithm);
-  const order = [...preferred.filter(supported), ...DEFAULT_ALGORITHMS];
-  return [...new Set(order)];
+  const known = new Set(knownKeyTypes(entries, name).flatMap((type) => ALGORITHMS_OF_TYPE[type] ?? [type]));
+  // Like OpenSSH's order_hostkeyalgs: known types first, each group in the default order.
+  return [...DEFAULT_ALGORITHMS.filter((algorithm) => known.has(algorithm)), ...DEFAULT_ALGORITHMS.filter((algorithm) => !known.has(algorithm))];
 }
 
 interface VerifyInput {
@@ -45,16 +44,9 @@ export async function verifyHostKey(input: VerifyInput): Promise<UnreachableErro
     return undefined;
   }
   const verdict = checkHostKey(entries, name, key);
-  switch (verdict.kind) {
-    case 'known':
-      return undefined;
-    case 'revoked':
-      return new UnreachableError('host-key', `${where}: the host key ${describeEntry(verdict.entry)} is marked @revoked; refusing to connect`);
-    case 'changed':
-      return changed(where, name, key, verdict.expected);
-    case 'unknown':
-      break;
-  }
+  if (verdict.kind === 'known') return undefined;
+  if (verdict.kind === 'revoked') return new UnreachableError('host-key', `${where}: the host key ${describeEntry(verdict.entry)} is marked @revoked; refusing to connect`);
+  if (verdict.kind === 'changed') return changed(where, name, key, verdict.expected);
   const file = endpoint.recordFile;
   if (policy === 'strict' || !file) {
     return new UnreachableError(

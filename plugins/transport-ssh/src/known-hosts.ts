@@ -71,7 +71,7 @@ export function keyTypeOfBlob(key: Buffer): string | undefined {
 export function formatKnownHostLine(name: string, key: Buffer, options: { hash?: boolean; salt?: Buffer } = {}): string {
   const type = keyTypeOfBlob(key);
   if (!type) throw new Error('not an SSH key blob');
-  let hosts = name;
+  let hosts = name.toLowerCase(); // what ssh looks up, and what ssh-keygen -H hashes
   if (options.hash) {
     const salt = options.salt ?? randomBytes(20); // SHA-1 sized, like ssh-keygen -H
     hosts = `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update(name).digest('base64')}`;
@@ -115,13 +115,16 @@ export type HostKeyVerdict =
   | { readonly kind: 'revoked'; readonly entry: KnownHostEntry };
 
 /**
- * Decide on an offered host key. A key of the same type that differs is "changed";
- * so is a host known only under other key types. OpenSSH's accept-new would add the
- * new type, but our connect offers the known types first, so a server that no longer
- * offers them is suspicious enough to refuse.
+ * Decide on an offered host key the way ssh does (checked against the ssh client by
+ * known-hosts-table.test.ts). The name is lowercased first: ssh looks up the lowercased
+ * host name, for plain and hashed entries alike. A host with entries but none equal to
+ * the key is "changed", whatever their key types: OpenSSH 9 says "REMOTE HOST
+ * IDENTIFICATION HAS CHANGED" for a host known only under another type too, and
+ * refuses it under accept-new as well.
  */
 export function checkHostKey(entries: readonly KnownHostEntry[], name: string, key: Buffer): HostKeyVerdict {
-  const mine = entries.filter((entry) => entryMatches(entry, name));
+  const lower = name.toLowerCase();
+  const mine = entries.filter((entry) => entryMatches(entry, lower));
   const revoked = mine.find((entry) => entry.marker === 'revoked' && entry.key.equals(key));
   if (revoked) return { kind: 'revoked', entry: revoked };
   // @cert-authority lines sign host certificates, which ssh2 does not negotiate: they cannot match a plain key.
@@ -135,7 +138,7 @@ export function checkHostKey(entries: readonly KnownHostEntry[], name: string, k
 export function knownKeyTypes(entries: readonly KnownHostEntry[], name: string): string[] {
   const types = new Set<string>();
   for (const entry of entries) {
-    if (entry.marker !== undefined || !entryMatches(entry, name)) continue;
+    if (entry.marker !== undefined || !entryMatches(entry, name.toLowerCase())) continue;
     const type = keyTypeOfBlob(entry.key);
     if (type) types.add(type);
   }
