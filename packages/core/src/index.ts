@@ -9,6 +9,8 @@ export type {
   FileOwnership,
   RemoteStat,
   ConnectContext,
+  TransportHop,
+  TransportDescription,
 } from './protocols/transport.js';
 export { defineTransport, UnreachableError, isUnreachableError } from './protocols/transport.js';
 export type { Fact, FactEnv } from './protocols/fact.js';

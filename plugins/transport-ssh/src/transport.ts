@@ -1,4 +1,4 @@
-import { defineTransport, FettleError, shellQuote, type ExecResult, type Transport, type TransportDefinition } from '@fettle/core';
+import { defineTransport, FettleError, shellQuote, type ConnectContext, type ExecResult, type Host, type Transport, type TransportDefinition, type TransportDescription } from '@fettle/core';
 import { createBecome } from './become.js';
 import { openConnection } from './connect.js';
 import { SshConnection } from './connection.js';
@@ -7,6 +7,7 @@ import { execFiles, type FileOps } from './exec-files.js';
 import { IdResolver } from './ids.js';
 import { sshOptionsSchema, type SshOptions } from './options.js';
 import { resolveSettings } from './settings.js';
+import { formatSshValues } from './ssh-values.js';
 import { SftpFiles } from './sftp.js';
 
 /**
@@ -55,7 +56,21 @@ export const sshTransport: TransportDefinition<typeof sshOptionsSchema> = define
       close: () => connection.close(),
     };
   },
+  describe: describeSettings,
 });
+
+/** The settings connect would use, each hop in `ssh -G`'s spelling (for `fettle hosts HOST --ssh`). */
+async function describeSettings(host: Host, options: SshOptions, context: ConnectContext): Promise<TransportDescription> {
+  const settings = await resolveSettings(host, options, context.siteDir);
+  const hops = [...settings.jumps, settings.target].map((endpoint) => ({
+    name: endpoint.alias,
+    settings: formatSshValues(endpoint.values).map((line) => {
+      const space = line.indexOf(' ');
+      return [line.slice(0, space), line.slice(space + 1)] as const;
+    }),
+  }));
+  return { hops, warnings: settings.warnings };
+}
 
 /** SFTP when the server offers it, else the same operations through commands. */
 function withFallback(sftp: SftpFiles, viaExec: FileOps): FileOps {

@@ -58,6 +58,22 @@ export interface ConnectContext {
   prompt?: ((question: string) => Promise<string | null>) | undefined;
 }
 
+/** One hop on the way to a host, with the settings the transport will use for it. */
+export interface TransportHop {
+  /** The name this hop was resolved for (what you would type after `ssh`). */
+  readonly name: string;
+  /** `keyword value` pairs in the transport's own spelling (`ssh -G`'s for SSH transports). */
+  readonly settings: readonly (readonly [keyword: string, value: string])[];
+}
+
+/** Effective connection settings of a host, without connecting (`fettle hosts HOST --ssh`). */
+export interface TransportDescription {
+  /** Jump hosts first, the host itself last. */
+  readonly hops: readonly TransportHop[];
+  /** Settings the transport cannot honour, each naming the setting. */
+  readonly warnings: readonly string[];
+}
+
 /** A transport as a plugin provides it. */
 export interface TransportDefinition<S extends z.ZodType = z.ZodType> {
   readonly name: string;
@@ -65,6 +81,8 @@ export interface TransportDefinition<S extends z.ZodType = z.ZodType> {
   /** Schema of `host.transportOptions`. */
   readonly options: S;
   connect(host: Host, options: z.output<S>, context: ConnectContext): Promise<Transport>;
+  /** Optional: the settings `connect` would use, resolved without touching the host. */
+  describe?(host: Host, options: z.output<S>, context: ConnectContext): Promise<TransportDescription>;
 }
 
 export function defineTransport<S extends z.ZodType>(definition: TransportDefinition<S>): TransportDefinition<S> {

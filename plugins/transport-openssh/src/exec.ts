@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { FettleError, UnreachableError, type ExecResult } from '@fettle/core';
+import type { Master } from './master.js';
+
+/** Controls a command's stdin from what it writes on stderr (sudo's password prompt). */
+export interface StdinGate {
+  start(stdin: { write(data: string | Buffer): void; end(data?: Buffer): void }, payload: Buffer | undefined, fail: (error: Error) => void): void;
+  onStderr(chunk: Buffer): void;
+  /** stderr without the gate's markers. */
+  stderr(): Buffer;
+}
+
+export interface RunOptions {
+  readonly stdin?: Buffer | undefined;
+  readonly timeoutMs?: number | undefined;
+  readonly gate?: StdinGate | undefined;
+}
+
+/** Runs commands through a master, at most `limit` at once (the server's MaxSessions). */
+export class Sessions {
+  readonly #master: Master;
+  readonly #binary: string;
+  readonly #hostName: string;
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
+  readonly #limit: number;
+
+  constructor(master: Master, binary: string, hostName: string, limit: number) {
+    this.#master = master;
+    this.#binary = binary;
+    this.#hostName = hostName;
+    this.#limit = limit;
+  }
+
+  async run(command: string, options: RunOptions = {}): Promise<ExecResult> {
+    if (this.#running >= this.#limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#running++;
+    try {
+      return await this.#spawn(command, options);
+    } finally {
+      this.#running--;
+      this.#waiting.shift()?.();
+    }
+  }
+
+  #spawn(command: string, options: RunOptions): Promise<ExecResult> {
+    const lost = this.#master.lost;
+    if (lost !== undefined) return Promise.reject(this.#lostError(lost));
+    return new Promise<ExecResult>((resolve, reject) => {
+      const child = spawn(this.#binary, [...this.#master.clientArgs(), command], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const stdout: Buffer[] = [];
+      const stderr: Buffer[] = [];
+      let failed: Error | undefined;
+      const fail = (error: Error): void => {
+        failed ??= error;
+        child.kill('SIGTERM');
+      };
+      const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => fail(new FettleError('E_TRANSPORT', `command timed out after ${options.timeoutMs} ms`, { where: `host ${this.#hostName}` })), options.timeoutMs);
+      child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+      child.stderr.on('data', (chunk: Buffer) => (options.gate ? options.gate.onStderr(chunk) : stderr.push(chunk)));
+      child.stdin.on('error', () => undefined); // a command that exits without reading its stdin is not an error
+      child.once('error', (error) => fail(error));
+      child.once('close', (code, signal) => {
+        if (timer) clearTimeout(timer);
+        if (failed) return reject(failed);
+        const errText = options.gate ? options.gate.stderr() : Buffer.concat(stderr);
+        // 255 is ssh's own failure; with the master gone, it means the connection is lost.
+        if (code === 255 && this.#master.lost !== undefined) return reject(this.#lostError(this.#master.lost));
+        resolve({ code, signal: signal ?? undefined, stdout: Buffer.concat(stdout), stderr: errText });
+      });
+      if (options.gate) options.gate.start(child.stdin, options.stdin, fail);
+      else child.stdin.end(options.stdin);
+    });
+  }
+
+  #lostError(why: string): UnreachableError {
+    return new UnreachableError('lost', `${this.#hostName}: connection lost (${why})`);
+  }
+}

@@ -1,0 +1,55 @@
+import { defineTransport, FettleError, type ConnectContext, type ExecResult, type Host, type Transport, type TransportDefinition } from '@fettle/core';
+import { createBecome } from './become.js';
+import { commandLine, effectiveSettings } from './command-line.js';
+import { describeHops } from './describe.js';
+import { Sessions } from './exec.js';
+import { commandFiles } from './files.js';
+import { Master } from './master.js';
+import { opensshOptionsSchema, type OpensshOptions } from './options.js';
+
+/**
+ * The `openssh` transport: the system `ssh`, so whatever the user's ssh supports
+ * (certificates, FIDO keys, GSSAPI, Match exec, ProxyCommand) works as it does for
+ * them. One ControlMaster connection per host; every command is a session on it; files
+ * travel as commands (several files written together share one).
+ */
+export const opensshTransport: TransportDefinition<typeof opensshOptionsSchema> = defineTransport({
+  name: 'openssh',
+  description: 'SSH via the system ssh binary: ControlMaster, everything your OpenSSH supports (certificates, FIDO keys, GSSAPI, Match exec)',
+  options: opensshOptionsSchema,
+  async connect(host: Host, options: OpensshOptions, context: ConnectContext): Promise<Transport> {
+    let line;
+    let settings;
+    try {
+      line = commandLine(host, options, context.siteDir);
+      settings = await effectiveSettings(line);
+    } catch (error) {
+      throw new FettleError('E_TRANSPORT', error instanceof Error ? error.message : String(error), { where: `host ${host.name}`, cause: error });
+    }
+    const user = settings.get('user')?.[0] ?? '';
+    // Built before connecting, so a bad become setup fails without touching the host.
+    const become = createBecome(options, user, context, host.name);
+    const configured = Number.parseInt(settings.get('connecttimeout')?.[0] ?? '', 10);
+    const timeoutMs = options.connectTimeoutMs ?? (configured > 0 ? configured * 1000 : 10_000);
+    const where = `${host.name} (${user}@${settings.get('hostname')?.[0] ?? line.destination}:${settings.get('port')?.[0] ?? '22'})`;
+    const master = await Master.open(line, timeoutMs, context, where);
+    const sessions = new Sessions(master, line.binary, host.name, options.maxSessions);
+
+    const runAsTarget = (command: string, stdin?: Buffer, timeout = options.commandTimeoutMs): Promise<ExecResult> => {
+      const wrapped = become.wrap(command);
+      if (wrapped.refuse) return Promise.reject(wrapped.refuse);
+      return sessions.run(wrapped.command, { stdin, timeoutMs: timeout, gate: wrapped.gate });
+    };
+    const files = commandFiles((command, stdin) => runAsTarget(command, stdin), host.name);
+    return {
+      root: options.root,
+      exec: (command, execOptions = {}) =>
+        runAsTarget(command, execOptions.stdin === undefined ? undefined : Buffer.from(execOptions.stdin), execOptions.timeoutMs ?? options.commandTimeoutMs),
+      readFile: (path) => files.readFile(path),
+      writeFile: (path, data, ownership) => files.writeFile(path, data, ownership),
+      stat: (path) => files.stat(path),
+      close: () => master.close(),
+    };
+  },
+  describe: (host: Host, options: OpensshOptions, context: ConnectContext) => describeHops(commandLine(host, options, context.siteDir)),
+});
