@@ -1,0 +1,4 @@
+import { defineConfig } from 'vitest/config';
+
+// Boots Debian hosts (the first run on a machine also builds their tree, a few minutes).
+export default defineConfig({ test: { name: 'site-web', testTimeout: 300_000, hookTimeout: 1_800_000 } });
