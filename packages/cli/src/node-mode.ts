@@ -20,7 +20,9 @@ export interface NodeModeOptions {
 export async function identifyNode(site: LoadedSite, name: string | undefined): Promise<Host> {
   const hosts = await site.listHosts();
   const own = hostname();
-  const candidates = name !== undefined ? [name] : [own, own.split('.')[0] ?? own];
+  // A host name may be fully qualified where the inventory has the short name.
+  const given = name ?? own;
+  const candidates = [given, given.split('.')[0] ?? given];
   const host = hosts.find((entry) => candidates.includes(entry.name));
   if (!host) {
     throw new FettleError('E_ARGUMENT', name !== undefined ? `no host named '${name}' in the site` : `this machine's host name '${own}' is no host of the site`, {

@@ -20,6 +20,7 @@ import type { Output } from '../output.js';
 import { Progress, summaryLines } from '../render.js';
 import type { LoadedSite } from '../site.js';
 import { fileBase } from '../site-package/bundle.js';
+import { failureLine, parseRunOutput } from '../site-package/events.js';
 import { requireBuild, type BuildRecord } from './build.js';
 import { exitCodeOf } from './run.js';
 
@@ -68,29 +69,6 @@ function hostPlan(host: Host, root: string, build: BuildRecord, options: DeployO
   };
 }
 
-interface RemoteRun {
-  readonly events: EngineEvent[];
-  readonly host?: HostResult | undefined;
-}
-
-/** The JSON lines `apply --events` printed on the node: its engine events, then its result. */
-function parseRemoteRun(stdout: string): RemoteRun {
-  const events: EngineEvent[] = [];
-  let host: HostResult | undefined;
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    let value: { type?: string; run?: RunResult };
-    try {
-      value = JSON.parse(line) as typeof value;
-    } catch {
-      continue;
-    }
-    if (value.type === 'run-done') host = value.run?.hosts[0];
-    else if (value.type !== 'host-start' && value.type !== 'host-connected' && value.type !== 'host-done') events.push(value as EngineEvent);
-  }
-  return { events, host };
-}
-
 /** Upload the bundle when the host lacks it, run it there as that host, and turn its output into a host result. */
 async function deployHost(host: Host, site: LoadedSite, build: BuildRecord, options: DeployOptions, emit: (event: EngineEvent) => void, uploaded: string[]): Promise<HostResult> {
   const started = Date.now();
@@ -114,13 +92,10 @@ async function deployHost(host: Host, site: LoadedSite, build: BuildRecord, opti
       roundTrips.execs++;
       exec = await transport.exec(plan.script(true));
     }
-    const remote = parseRemoteRun(exec.stdout.toString());
+    const remote = parseRunOutput(exec.stdout.toString());
     for (const event of remote.events) emit(event);
     if (remote.host) return result({ status: remote.host.status, items: remote.host.items, error: remote.host.error, readonly: remote.host.readonly });
-    // The message, not the stack: the first line that names an error, else the last lines.
-    const lines = exec.stderr.toString().trim().split('\n');
-    const stderr = lines.find((line) => /^(\w*Error|fettle:)/.test(line)) ?? lines.slice(-3).join('\n');
-    return result({ status: 'failed', items: [], error: `the site bundle failed on the host (exit ${exec.code ?? exec.signal ?? '?'}): ${stderr || '(no output)'}` });
+    return result({ status: 'failed', items: [], error: `the site bundle failed on the host (exit ${exec.code ?? exec.signal ?? '?'}): ${failureLine(exec.stderr.toString())}` });
   } catch (error) {
     return result({ status: isUnreachableError(error) ? 'unreachable' : 'failed', items: [], error: formatError(error) });
   } finally {

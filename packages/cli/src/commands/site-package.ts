@@ -6,6 +6,8 @@ import { readSitePackageJson } from '../site-package/version.js';
 import { buildCommand, readBuildRecord, siteName, DEFAULT_OUT } from './build.js';
 import { validateCommand } from './validate.js';
 import { deployCommand } from './deploy.js';
+import { publishCommand } from './publish.js';
+import { pullCommand, PULL_STATE_DIR, TEXTFILE_PATH, type PullOptions } from './pull.js';
 import path from 'node:path';
 
 /** What the site-package commands need from the program that mounts them. */
@@ -18,7 +20,7 @@ export interface SitePackageContext {
 }
 
 /** Command names, so the program knows they are built in (no plugin lookup needed). */
-export const SITE_PACKAGE_COMMANDS = ['validate', 'build', 'version', 'deploy'] as const;
+export const SITE_PACKAGE_COMMANDS = ['validate', 'build', 'version', 'deploy', 'publish', 'pull'] as const;
 
 /** `fettle version`: the version of the running site (a bundle's own, or the source site's package.json and last build). */
 async function versionCommand(context: SitePackageContext): Promise<number> {
@@ -73,6 +75,37 @@ export function registerSitePackageCommands(program: Command, context: SitePacka
     .option('-v, --verbose', 'also list items that are already right')
     .action(async (selector: string | undefined, options: { concurrency?: number; out?: string; nodeKey?: string; dryRun?: boolean; verbose?: boolean }) => {
       context.setExit(await deployCommand(await context.site(), context.output(), { selector, mode: options.dryRun ? 'plan' : 'apply', ...options }));
+    });
+  program
+    .command('publish')
+    .summary("publish the last build's package to an npm registry (your .npmrc gives the registry and token)")
+    .option('-o, --out <dir>', 'the build folder, relative to the site', DEFAULT_OUT)
+    .option('--tag <dist-tag>', 'the dist-tag to publish under', 'latest')
+    .option('--registry <url>', 'the registry (default: from npm config)')
+    .option('--access <public|restricted>', 'npm access for a scoped package')
+    .action(async (options: { out?: string; tag?: string; registry?: string; access?: string }) => {
+      context.setExit(await publishCommand(await context.site(), context.output(), options));
+    });
+  program
+    .command('pull')
+    .summary('on a node: fetch the published site, verify it, and apply it to this node')
+    .description(
+      `Resolve the site package on the registry (a dist-tag, a version or a range; default latest; registry and token from npm config), and, unless that version already applied cleanly (--force), download it, check its sha512 integrity, unpack it into ROOT/${PULL_STATE_DIR}/versions/VERSION (the last --keep kept), take the node's lock, apply it as this node (--node, else the host name matched against the inventory), and write ROOT/${PULL_STATE_DIR}/last-run.json and a Prometheus textfile (ROOT/${TEXTFILE_PATH}), both atomically.`,
+    )
+    .argument('[spec]', 'dist-tag, version or range', 'latest')
+    .option('--package <name>', "the site package (default: this bundle's or the site's name)")
+    .option('--registry <url>', 'the registry (default: from npm config)')
+    .option('--node <name>', 'this node in the inventory (default: the host name)')
+    .option('--root <dir>', 'the folder that is / for the items and the state (default /)')
+    .option('--node-key <file>', "the node's age identity (default ROOT/etc/fettle/node.age)")
+    .option('--state-dir <dir>', `installed versions, last report, lock (default ROOT/${PULL_STATE_DIR})`)
+    .option('--textfile <file>', `the Prometheus textfile (default ROOT/${TEXTFILE_PATH})`)
+    .option('--force', 'apply even when this version already applied cleanly')
+    .option('--lock-wait <seconds>', 'wait this long for a run that holds the lock, then refuse (default 0: refuse at once)', (value) => Number.parseFloat(value))
+    .option('--keep <n>', 'installed versions kept for rollback', (value) => Number.parseInt(value, 10), 3)
+    .action(async (spec: string, options: Omit<PullOptions, 'spec'>) => {
+      const name = options.package ?? context.builtIn?.name ?? siteName(await context.site());
+      context.setExit(await pullCommand(name, context.output(), { ...options, spec }));
     });
   program
     .command('version')

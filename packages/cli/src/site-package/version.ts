@@ -74,3 +74,51 @@ export async function mintVersion(exports: Readonly<Record<string, unknown>>, co
   }
   return minted;
 }
+
+/** One comparator of a range: `>=1.2.3`, `<2.0.0`. */
+type Comparator = readonly ['>=' | '>' | '<=' | '<' | '=', [number, number, number]];
+
+/** `1`, `1.2`, `1.2.x`, `*` as their lower bound and the number of parts given. */
+function partial(text: string): { parts: [number, number, number]; given: number } {
+  const fields = text.split('.').filter((field) => field !== '' && !/^[x*X]$/.test(field));
+  const numbers = fields.map(Number);
+  return { parts: [numbers[0] ?? 0, numbers[1] ?? 0, numbers[2] ?? 0], given: fields.length };
+}
+
+function comparators(term: string): Comparator[] {
+  const match = /^(\^|~|>=|<=|>|<|=)?v?(.*)$/.exec(term);
+  const operator = match?.[1] ?? '';
+  const { parts, given } = partial(match?.[2] ?? '');
+  const [major, minor, patch] = parts;
+  if (operator === '>=' || operator === '>' || operator === '<=' || operator === '<') return [[operator, parts]];
+  if (operator === '^') {
+    const upper: [number, number, number] = major > 0 || given === 1 ? [major + 1, 0, 0] : minor > 0 || given === 2 ? [0, minor + 1, 0] : [0, 0, patch + 1];
+    return [['>=', parts], ['<', upper]];
+  }
+  if (operator === '~') return [['>=', parts], ['<', given === 1 ? [major + 1, 0, 0] : [major, minor + 1, 0]]];
+  if (given === 3) return [['=', parts]];
+  if (given === 0) return [];
+  return [['>=', parts], ['<', given === 1 ? [major + 1, 0, 0] : [major, minor + 1, 0]]];
+}
+
+/**
+ * Whether a version is in an npm range — the common forms: exact, `1.x`, `1.2`,
+ * `*`, `^`, `~`, `>=`/`<` comparators joined by spaces, and `||`. Prereleases match
+ * only an exact spec.
+ */
+export function satisfies(version: string, range: string): boolean {
+  const parsed = parseVersion(version);
+  if (!parsed) return false;
+  if (version.includes('-')) return range.trim() === version;
+  return range.split('||').some((alternative) =>
+    alternative
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .flatMap(comparators)
+      .every(([operator, bound]) => {
+        const order = compareVersions(version, bound.join('.'));
+        return operator === '>=' ? order >= 0 : operator === '>' ? order > 0 : operator === '<=' ? order <= 0 : operator === '<' ? order < 0 : order === 0;
+      }),
+  );
+}
