@@ -164,7 +164,7 @@ describe('fettle pull against a real Verdaccio', () => {
 
     const result = await pull();
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/fails its integrity check; refused, nothing installed/);
+    expect(`${result.stdout}${result.stderr}`).toMatch(/fails its integrity check; refused, nothing installed/);
     expect(readdirSync(path.join(state, 'versions')).sort()).toEqual([v1, v2].sort());
     expect(readFileSync(path.join(root, 'etc/app/a.conf'), 'utf8')).toBe('a=1\n');
     const report = JSON.parse(readFileSync(path.join(state, 'last-run.json'), 'utf8')) as Report;
@@ -184,7 +184,7 @@ describe('fettle pull against a real Verdaccio', () => {
       // Pinned to v2: latest is the corrupted v3.
       const refused = await pull([v2, '--force']);
       expect(refused.code).toBe(1);
-      expect(refused.stderr).toMatch(new RegExp(`the node is locked by another run \\(pid ${holder.pid}\\)`));
+      expect(`${refused.stdout}${refused.stderr}`).toMatch(new RegExp(`the node is locked by another run \\(pid ${holder.pid}\\)`));
 
       const waitStart = Date.now();
       const waiting = pull([v2, '--force', '--lock-wait', '20']);
