@@ -13,8 +13,8 @@ export type {
   TransportDescription,
 } from './protocols/transport.js';
 export { defineTransport, UnreachableError, isUnreachableError } from './protocols/transport.js';
-export type { Fact, FactEnv } from './protocols/fact.js';
-export { defineFact, shellQuote } from './protocols/fact.js';
+export type { Fact, FactEnv, FactPerQuery, QueryOutput } from './protocols/fact.js';
+export { defineFact, defineFactPerQuery, shellQuote } from './protocols/fact.js';
 export type {
   Scalar,
   StateValue,

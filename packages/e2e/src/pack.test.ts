@@ -38,7 +38,7 @@ describe('npm pack --dry-run', () => {
     expect(manifest.engines?.node).toMatch(/^>=20/);
     expect(manifest.publishConfig?.access).toBe('public');
     expect(manifest.keywords).toContain('fettle');
-    if (dir.includes('/plugins/')) {
+    if (dir.includes('/plugins/') || manifest.keywords?.includes('fettle-plugin')) {
       expect(manifest.keywords).toContain('fettle-plugin');
       expect(manifest.peerDependencies?.['@fettle/core']).toBeDefined();
       expect(manifest.dependencies?.['@fettle/core']).toBeUndefined();

@@ -32,3 +32,52 @@ export function shellQuote(value: string): string {
   if (value !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
+
+/** What one query's snippet produced, as `defineFactPerQuery` hands it to `parseOne`. */
+export interface QueryOutput {
+  /** Exit code of the snippet. */
+  readonly code: number;
+  /** Its stdout (stderr is discarded). */
+  readonly stdout: string;
+}
+
+export interface FactPerQuery<Q, R> {
+  readonly name: string;
+  key?(query: Q): string;
+  /** A POSIX sh snippet that answers one query on stdout; it runs in a subshell, so `exit` ends only it. */
+  each(query: Q, env: FactEnv): string;
+  /** The answer to one query from its snippet's exit code and stdout. */
+  parseOne(output: QueryOutput, query: Q, env: FactEnv): R;
+}
+
+/**
+ * A fact written one query at a time: the core frames each snippet's exit code and exact
+ * output (a `@CODE BYTES` line, then the bytes), so no output can spoof another query's
+ * answer and no author invents a format. Still one remote command for all queries.
+ */
+export function defineFactPerQuery<Q, R>(spec: FactPerQuery<Q, R>): Fact<Q, R> {
+  return {
+    name: spec.name,
+    ...(spec.key ? { key: spec.key.bind(spec) } : {}),
+    command: (queries, env) =>
+      queries
+        // A subshell per query, so neither its variables nor LC_ALL (bytes, not characters, for the length) leak into the script.
+        .map((query) => `(o=$( (${spec.each(query, env)}\n) 2>/dev/null; c=$?; printf x; exit $c ); c=$?; o=\${o%x}; LC_ALL=C; printf '@%d %d\\n%s' "$c" "\${#o}" "$o")`)
+        .join('\n'),
+    parse(stdout, queries, env) {
+      const bytes = Buffer.from(stdout, 'utf8');
+      const answers: R[] = [];
+      let at = 0;
+      for (const query of queries) {
+        const newline = bytes.indexOf(10, at);
+        const header = /^@(\d+) (\d+)$/.exec(bytes.subarray(at, newline === -1 ? bytes.length : newline).toString('latin1'));
+        if (!header || newline === -1) throw new Error(`${spec.name}: malformed output for query ${answers.length + 1} of ${queries.length}`);
+        const end = newline + 1 + Number(header[2]);
+        if (end > bytes.length) throw new Error(`${spec.name}: output of query ${answers.length + 1} is cut short`);
+        answers.push(spec.parseOne({ code: Number(header[1]), stdout: bytes.subarray(newline + 1, end).toString('utf8') }, query, env));
+        at = end;
+      }
+      return answers;
+    },
+  };
+}
