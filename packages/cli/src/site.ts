@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } fr
 import { findSourceMap } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { FettleError, Registry, writeFileAtomic, parseOrThrow, selectHosts, z, type Host, type HostStore, type Plugin, type Role, type SecretStore, type SiteConfig } from '@fettle/core';
+import { FettleError, isFettleError, Registry, writeFileAtomic, parseOrThrow, selectHosts, z, type Host, type HostStore, type Plugin, type Role, type SecretStore, type SiteConfig } from '@fettle/core';
 
 const CONFIG_NAMES = ['fettle.config.ts', 'fettle.config.mts', 'fettle.config.js', 'fettle.config.mjs'];
 
@@ -171,17 +171,30 @@ async function compileConfig(configPath: string, dir: string): Promise<string> {
 }
 
 const FRAME = /\(?((?:file:\/\/)?\/[^()\n]*?):(\d+):(\d+)\)?$/;
+const COMPILED_DIR = `${path.sep}.cache${path.sep}fettle${path.sep}`;
 
-/** The first stack frame of an error that lies in the site's own files (source-mapped), as `file:line`. */
+/** A position in the site's sources: compiled positions go back through the source map, site files stay. */
+function sitePlace(file: string, line: number, column: number, dir: string): string | undefined {
+  if (file.includes(COMPILED_DIR)) {
+    const entry = findSourceMap(file)?.findEntry(line - 1, column - 1);
+    if (!entry || !('originalSource' in entry)) return undefined;
+    const source = entry.originalSource.startsWith('file://') ? fileURLToPath(entry.originalSource) : path.resolve(path.dirname(file), entry.originalSource);
+    return sitePlace(source, entry.originalLine + 1, entry.originalColumn + 1, dir);
+  }
+  const relative = path.relative(dir, file);
+  if (relative.startsWith('..') || path.isAbsolute(relative) || relative.split(path.sep).includes('node_modules')) return undefined;
+  return `${relative}:${line}`;
+}
+
+/** The first stack frame of an error that lies in the site's own files, as `file:line`. */
 function siteFrame(error: unknown, dir: string): string | undefined {
   const stack = error instanceof Error ? (error.stack ?? '') : '';
   for (const line of stack.split('\n').slice(1)) {
     const match = FRAME.exec(line.trim());
     if (!match?.[1]) continue;
     const file = match[1].startsWith('file://') ? fileURLToPath(match[1]) : match[1];
-    const relative = path.relative(dir, file);
-    if (relative.startsWith('..') || path.isAbsolute(relative) || relative.split(path.sep).includes('node_modules')) continue;
-    return `${relative}:${match[2]}`;
+    const place = sitePlace(file, Number(match[2]), Number(match[3]), dir);
+    if (place) return place;
   }
   return undefined;
 }
@@ -203,12 +216,8 @@ function functionPlace(fn: unknown, compiled: string, dir: string): string | und
   const before = code.slice(0, index);
   const line = before.split('\n').length - 1;
   const column = index - before.lastIndexOf('\n') - 1;
-  const entry = findSourceMap(compiled)?.findEntry(line, column);
-  const original = entry && 'originalSource' in entry ? entry : undefined;
   // A .mjs config is not compiled: its own lines are the source.
-  if (!original) return compiled.includes(`${path.sep}.cache${path.sep}fettle${path.sep}`) ? undefined : `${path.relative(dir, compiled)}:${line + 1}`;
-  const source = original.originalSource.startsWith('file://') ? fileURLToPath(original.originalSource) : path.resolve(path.dirname(compiled), original.originalSource);
-  return `${path.relative(dir, source)}:${original.originalLine + 1}`;
+  return sitePlace(compiled, line + 1, column + 1, dir);
 }
 
 export async function loadSite(siteDir: string): Promise<LoadedSite> {
@@ -221,9 +230,10 @@ export async function loadSite(siteDir: string): Promise<LoadedSite> {
   try {
     module = (await import(pathToFileURL(compiled).href)) as Record<string, unknown>;
   } catch (error) {
-    if (error instanceof FettleError) throw error;
+    // isFettleError, not instanceof: a plugin may bring its own copy of @fettle/core.
+    if (isFettleError(error)) throw error;
     throw new FettleError('E_SITE', `the site config failed to load: ${error instanceof Error ? error.message : String(error)}`, {
-      where: configPath,
+      where: siteFrame(error, dir) ?? configPath,
       cause: error,
     });
   }

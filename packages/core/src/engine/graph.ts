@@ -11,7 +11,7 @@ export interface ItemGraph {
   readonly order: readonly string[];
 }
 
-function expand(reference: string, items: ReadonlyMap<string, BuiltItem>, from: BuiltItem, attribute: string): string[] {
+function expand(reference: string, items: ReadonlyMap<string, BuiltItem>, from: BuiltItem, attribute: string, hostName: string): string[] {
   // `type:` (nothing after the colon) means every item of that type.
   if (reference.endsWith(':')) {
     const typeName = reference.slice(0, -1);
@@ -19,7 +19,7 @@ function expand(reference: string, items: ReadonlyMap<string, BuiltItem>, from: 
   }
   if (!items.has(reference)) {
     throw new FettleError('E_DEPENDENCY', `${attribute} names '${reference}', which is not an item of this host`, {
-      where: `item ${from.id} (role ${from.role})`,
+      where: `host ${hostName}, role ${from.role}, item ${from.id}, attribute '${attribute}'`,
     });
   }
   return [reference];
@@ -34,10 +34,10 @@ export function buildGraph(list: readonly BuiltItem[], hostName: string): ItemGr
     if (from !== to) needs.get(from)?.add(to);
   };
   for (const item of list) {
-    for (const ref of item.common.needs ?? []) for (const id of expand(ref, items, item, 'needs')) addEdge(item.id, id);
-    for (const ref of item.common.needed_by ?? []) for (const id of expand(ref, items, item, 'needed_by')) addEdge(id, item.id);
+    for (const ref of item.common.needs ?? []) for (const id of expand(ref, items, item, 'needs', hostName)) addEdge(item.id, id);
+    for (const ref of item.common.needed_by ?? []) for (const id of expand(ref, items, item, 'needed_by', hostName)) addEdge(id, item.id);
     for (const ref of item.common.triggers ?? []) {
-      for (const id of expand(ref, items, item, 'triggers')) {
+      for (const id of expand(ref, items, item, 'triggers', hostName)) {
         // An item that is not `triggered` runs anyway: a trigger on it would promise something it cannot keep.
         if (!items.get(id)?.common.triggered) {
           throw new FettleError('E_DEPENDENCY', `triggers names '${id}', which is not a triggered item`, {

@@ -84,7 +84,7 @@ async function runRole(host: Host, roleName: string, site: SiteConfig, options: 
   try {
     output = await role(host, { secret });
   } catch (error) {
-    if (error instanceof FettleError) throw error;
+    if (isFettleError(error)) throw error;
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     throw new FettleError('E_ROLE', `role '${roleName}' threw ${message}`, { where: place(error), cause: error });
   }
