@@ -7,6 +7,7 @@ import { buildCommand, readBuildRecord, siteName, DEFAULT_OUT } from './build.js
 import { validateCommand } from './validate.js';
 import { deployCommand } from './deploy.js';
 import { publishCommand } from './publish.js';
+import { pullTimerCommand } from './pull-timer.js';
 import { pullCommand, PULL_STATE_DIR, TEXTFILE_PATH, type PullOptions } from './pull.js';
 import path from 'node:path';
 
@@ -103,7 +104,18 @@ export function registerSitePackageCommands(program: Command, context: SitePacka
     .option('--force', 'apply even when this version already applied cleanly')
     .option('--lock-wait <seconds>', 'wait this long for a run that holds the lock, then refuse (default 0: refuse at once)', (value) => Number.parseFloat(value))
     .option('--keep <n>', 'installed versions kept for rollback', (value) => Number.parseInt(value, 10), 3)
-    .action(async (spec: string, options: Omit<PullOptions, 'spec'>) => {
+    .option('--install-timer', 'instead of pulling now, install a systemd timer (or cron entry) that runs this pull')
+    .option('--remove-timer', 'remove that timer')
+    .option('--timer <kind>', 'systemd, cron, or auto (systemd when it runs here)', 'auto')
+    .option('--on-calendar <spec>', 'systemd OnCalendar of the timer', '*:0/15')
+    .option('--randomized-delay <seconds>', 'random delay before each timed pull, so a fleet spreads out', (value) => Number.parseInt(value, 10), 600)
+    .action(async (spec: string, options: Omit<PullOptions, 'spec'> & { installTimer?: boolean; removeTimer?: boolean; timer: 'systemd' | 'cron' | 'auto'; onCalendar?: string; randomizedDelay?: number }) => {
+      if (options.installTimer || options.removeTimer) {
+        const siteDir = context.builtIn ? undefined : (await context.site()).dir;
+        const timer = { install: Boolean(options.installTimer), kind: options.timer, onCalendar: options.onCalendar, randomizedDelay: options.randomizedDelay, siteDir };
+        context.setExit(await pullTimerCommand(context.output(), { ...options, spec }, timer));
+        return;
+      }
       const name = options.package ?? context.builtIn?.name ?? siteName(await context.site());
       context.setExit(await pullCommand(name, context.output(), { ...options, spec }));
     });

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { registryAccess } from './npmrc.js';
 import { prometheusText, type PullReport } from './reports.js';
 import { satisfies } from './version.js';
+import { timerItems } from './timer.js';
 
 describe('satisfies (the npm range forms pull accepts)', () => {
   it.each([
@@ -68,5 +69,22 @@ describe('prometheusText', () => {
     expect(text).toContain('fettle_site_version_info{site="we\\"ird\\\\site",version="1.0.5"} 1\n');
     expect(text).toContain(`fettle_last_run_timestamp_seconds{site="we\\"ird\\\\site"} ${Date.parse('2026-12-01T00:00:10Z') / 1000}\n`);
     expect(text.match(/^# TYPE /gm)).toHaveLength(5);
+  });
+});
+
+describe('timerItems', () => {
+  const command = ['/usr/bin/node', '/var/lib/fettle/pull/fettle-pull.mjs', 'pull', 'latest', '--registry', 'http://r.example/%x'];
+  it('a cron entry: a random sleep, the pull, no bare % (cron would cut the line there)', () => {
+    const { kind, items } = timerItems({ kind: 'cron', randomizedDelaySec: 600, command, root: '/' }, true);
+    expect(kind).toBe('cron');
+    const content = (items['file:/etc/cron.d/fettle-pull'] as { content: string }).content;
+    expect(content).toMatch(/^\*\/15 \* \* \* \* root sleep \$\(shuf -i 0-600 -n 1\) && '\/usr\/bin\/node' /m);
+    expect(content.replace(/\\%/g, '')).not.toContain('%');
+    expect(timerItems({ kind: 'cron', randomizedDelaySec: 600, command, root: '/' }, false).items).toEqual({ 'file:/etc/cron.d/fettle-pull': { delete: true } });
+  });
+  it('a systemd timer with RandomizedDelaySec, its ExecStart quoted for systemd', () => {
+    const { items } = timerItems({ kind: 'systemd', randomizedDelaySec: 900, command, root: '/' }, true);
+    expect((items['file:/etc/systemd/system/fettle-pull.timer'] as { content: string }).content).toMatch(/^RandomizedDelaySec=900$/m);
+    expect((items['file:/etc/systemd/system/fettle-pull.service'] as { content: string }).content).toContain('ExecStart="/usr/bin/node" "/var/lib/fettle/pull/fettle-pull.mjs" "pull" "latest" "--registry" "http://r.example/%%x"');
   });
 });
