@@ -162,7 +162,7 @@ describe('bad input: a clear message naming the place, no stack trace, exit 3', 
     ['unknown item type', () => simpleSite(`{ 'fiel:/etc/x': { content: 'x' } }`), ['plan'], [/host web1, role base \(fettle\.config\.ts:\d+\), item fiel:\/etc\/x/, /unknown item type 'fiel'/, /directory, file, symlink/]],
     ['unknown attribute', () => simpleSite(`{ 'file:/etc/x': { content: 'x', mdoe: '0644' } }`), ['plan'], [/item file:\/etc\/x/, /unknown attribute 'mdoe'/]],
     ['missing required attribute', () => simpleSite(`{ 'symlink:/etc/x': {} }`), ['plan'], [/item symlink:\/etc\/x/, /missing required attribute 'target'/]],
-    ['wrong attribute type', () => simpleSite(`{ 'file:/etc/x': { content: 42 } }`), ['plan'], [/item file:\/etc\/x/, /attribute 'content': expected string, got number 42/]],
+    ['wrong attribute type', () => simpleSite(`{ 'file:/etc/x': { content: 42 } }`), ['plan'], [/item file:\/etc\/x/, /attribute 'content': expected string or bytes, got number 42/]],
     ['selector naming no host', () => simpleSite(`{}`), ['plan', 'db*'], [/'db\*' names no host/]],
     [
       'two plugins giving one item type',

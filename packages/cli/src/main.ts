@@ -193,10 +193,19 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
     const out = new Output({ json, redactor });
     if (json) out.document(errorDocument(error));
     else out.error(`fettle: ${formatError(error)}`);
-    if (debug && error instanceof Error && error.stack) out.error(error.stack);
+    if (debug) for (const stack of stacks(error)) out.error(stack);
     if (isFettleError(error)) return error.isInputError ? EXIT.input : EXIT.failed;
     return EXIT.failed;
   }
+}
+
+/** The stack of an error and of each of its causes, for --debug (scrubbed by the output like everything else). */
+function stacks(error: unknown): string[] {
+  const found: string[] = [];
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    if (current.stack) found.push(depth === 0 ? current.stack : `caused by: ${current.stack}`);
+  }
+  return found;
 }
 
 function mountPluginCommand(

@@ -62,6 +62,8 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'E_ROLE',
   'E_REFERENCE',
   'E_TEMPLATE',
+  // A missing, corrupt or unreadable secret, or a wrong key: the site's input, not a host's failure.
+  'E_SECRET',
 ]);
 
 export function isFettleError(error: unknown): error is FettleError {

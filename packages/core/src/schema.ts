@@ -30,6 +30,12 @@ export function describeIssues(error: z.ZodError, input: unknown): string[] {
       case 'invalid_type':
         if (actual === undefined) return `missing required ${at} (expected ${issue.expected})`;
         return `${at}: expected ${issue.expected}, got ${describeValue(actual)}`;
+      case 'invalid_union': {
+        // One of several types (text or bytes, say): name them all, and what was given.
+        const expected = issue.errors.map((branch) => (branch.length === 1 && branch[0]?.code === 'invalid_type' && branch[0].path.length === 0 ? branch[0].expected : undefined));
+        if (actual === undefined || expected.some((entry) => entry === undefined)) return `${at}: ${issue.message}`;
+        return `${at}: expected ${expected.map((entry) => (entry === 'Uint8Array' ? 'bytes' : entry)).join(' or ')}, got ${describeValue(actual)}`;
+      }
       default:
         return `${at}: ${issue.message}`;
     }

@@ -10,8 +10,8 @@ const DETAIL_LIMIT = 256 * 1024;
 
 const attributes = z
   .strictObject({
-    /** The file's content as text (or base64 with `encoding: 'base64'`). */
-    content: z.string().optional(),
+    /** The file's content as text (or base64 with `encoding: 'base64'`), or bytes (a binary secret). */
+    content: z.union([z.string(), z.instanceof(Uint8Array)]).optional(),
     /** A file in the site to copy, relative to the site folder. */
     source: z.string().min(1).optional(),
     encoding: z.enum(['utf-8', 'base64']).default('utf-8'),
@@ -29,6 +29,7 @@ type FileAttrs = z.output<typeof attributes>;
 
 async function desiredContent(attrs: FileAttrs, siteDir: string): Promise<Buffer | undefined> {
   if (attrs.source !== undefined) return readFile(path.resolve(siteDir, attrs.source));
+  if (attrs.content instanceof Uint8Array) return Buffer.from(attrs.content);
   if (attrs.content !== undefined) return Buffer.from(attrs.content, attrs.encoding === 'base64' ? 'base64' : 'utf8');
   return undefined; // content not managed
 }

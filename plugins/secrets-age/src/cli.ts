@@ -1,5 +1,6 @@
 import type { CommandContext, CommandDefinition } from '@fettle/core';
 import { editSecret, keygenController, keygenHost, listSecrets, printSecret, rekeySecrets, setSecret, type EditorEnv } from './commands.js';
+import { defaultControllerKeyFile } from './keys.js';
 import { secretError } from './problem.js';
 import { AgeSecretStore } from './store.js';
 
@@ -65,7 +66,7 @@ export function createSecretCommand(io: () => SecretCommandIO = processIO): Comm
         summary: 'make the controller key, or with --host a host key',
         options: [
           { flags: '--host <host>', description: 'make a key for this host: keys/hosts/HOST.pub and the secret host-key.HOST' },
-          { flags: '--out <path>', description: 'write the new identity to this file (mode 0600); `-` prints it' },
+          { flags: '--out <path>', description: 'write the new identity to this file (mode 0600; default: the store\'s key file, else $XDG_CONFIG_HOME/fettle/controller.key); `-` prints it' },
           { flags: '--force', description: 'replace an existing key' },
         ],
         async run(context) {
@@ -81,21 +82,23 @@ export function createSecretCommand(io: () => SecretCommandIO = processIO): Comm
             }
             return 0;
           }
+          // Without --out: where the site's store reads it, by default a per-user folder outside the site.
           let target = out;
           if (target === undefined) {
-            const store = await ageStore(context);
-            if (!store.keySource || !('file' in store.keySource)) {
+            const source = (await ageStore(context).catch(() => undefined))?.keySource ?? { file: defaultControllerKeyFile() };
+            if (!('file' in source)) {
               throw secretError('the controller key comes from a command, so keygen does not know where to write it', {
                 expected: '--out PATH (or --out - to print it for your password manager)',
               });
             }
-            target = store.keySource.file;
+            target = source.file;
           }
-          const made = await keygenController({ out: target, force, base: context.siteDir });
+          const made = await keygenController({ out: target, force, base: context.siteDir, siteDir: context.siteDir });
+          if (made.gitignore !== undefined) context.out.error(`notice: ${made.path ?? target} is inside the site folder; added it to ${made.gitignore} so the private key is not committed`);
           if (made.path === undefined) {
             await new Promise<void>((resolve) => io().stdout.write(`${made.identity}\n`, () => resolve()));
             context.out.error(`public key: ${made.recipient}`);
-          } else if (context.json) context.out.json({ path: made.path, recipient: made.recipient });
+          } else if (context.json) context.out.json({ path: made.path, recipient: made.recipient, gitignore: made.gitignore ?? null });
           else {
             context.out.line(`wrote ${made.path} (mode 0600)`);
             context.out.line(`public key: ${made.recipient}`);

@@ -43,7 +43,7 @@ describe('secret values', () => {
   it('come from $EDITOR on a terminal, in a 0600 file in a private folder that is removed afterwards', async () => {
     const { editor, record, tmpDir } = await fakeEditor('typed value');
     const value = await readSecretValue({ stdin: Readable.from([]), stdinIsTTY: true, env: { EDITOR: editor }, tmpDir });
-    expect(value).toBe('typed value');
+    expect(Buffer.from(value).toString('utf8')).toBe('typed value');
     const [fileMode, dirMode, file] = (await readFile(record, 'utf8')).trim().split('\n');
     expect(fileMode).toBe('600');
     expect(dirMode).toBe('700');
@@ -179,8 +179,11 @@ describe('the `fettle secret` command definitions', () => {
     await expect(runSub(h, 'keygen')).rejects.toThrow(/already exists/);
     expect(await runSub(h, 'keygen', [], { out: 'second.key' })).toBe(0);
     expect(h.captured.lines[0]).toBe(`wrote ${path.join(site.dir, 'second.key')} (mode 0600)`);
+    // A key inside the site would be committed with it: fettle keeps it out of git, and says so.
+    expect(h.captured.errors[0]).toBe(`notice: ${path.join(site.dir, 'second.key')} is inside the site folder; added it to ${path.join(site.dir, '.gitignore')} so the private key is not committed`);
+    expect(await readFile(path.join(site.dir, '.gitignore'), 'utf8')).toContain('\n/second.key\n');
     expect(await runSub(h, 'keygen', [], { out: '-' })).toBe(0);
     expect(h.captured.stdout()).toMatch(/^AGE-SECRET-KEY-1[0-9A-Z]{58}\n$/);
-    expect(h.captured.errors[0]).toMatch(/^public key: age1/);
+    expect(h.captured.errors.at(-1)).toMatch(/^public key: age1/);
   });
 });

@@ -3,6 +3,7 @@ import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SecretReaders } from '@fettle/core';
+import { atomicWrite, readTextIfExists } from './atomic.js';
 import { generateKeyPair, resolvePath, writeIdentityFile, type AgeKeyPair } from './keys.js';
 import { secretError } from './problem.js';
 import type { AgeSecretStore, RekeyResult, SecretListing } from './store.js';
@@ -26,10 +27,17 @@ function dropFinalNewline(text: string): string {
   return text.endsWith('\n') ? text.slice(0, -1) : text;
 }
 
-export async function readAll(stream: AsyncIterable<string | Uint8Array>): Promise<string> {
+/** The same for bytes: a binary secret is never decoded as text on its way in. */
+function dropFinalNewlineBytes(bytes: Buffer): Buffer {
+  if (bytes.length >= 2 && bytes[bytes.length - 2] === 0x0d && bytes[bytes.length - 1] === 0x0a) return bytes.subarray(0, -2);
+  return bytes[bytes.length - 1] === 0x0a ? bytes.subarray(0, -1) : bytes;
+}
+
+/** All of a stream, as bytes. */
+export async function readAll(stream: AsyncIterable<string | Uint8Array>): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 /**
@@ -67,22 +75,47 @@ export async function editInEditor(initial: string, options: { readonly env: Edi
   }
 }
 
-/** A new value: all of stdin when it is piped, else what the user types in the editor. */
-export async function readSecretValue(input: ValueInput): Promise<string> {
-  const text = input.stdinIsTTY ? await editInEditor('', input) : await readAll(input.stdin);
-  return input.raw ? text : dropFinalNewline(text);
+/** A new value: all of stdin (bytes, exactly) when it is piped, else what the user types in the editor. */
+export async function readSecretValue(input: ValueInput): Promise<Uint8Array> {
+  if (input.stdinIsTTY) {
+    const text = await editInEditor('', input);
+    return Buffer.from(input.raw ? text : dropFinalNewline(text), 'utf8');
+  }
+  const bytes = await readAll(input.stdin);
+  return input.raw ? bytes : dropFinalNewlineBytes(bytes);
 }
 
 /**
  * Generates the controller key and writes it (mode 0600) to `out`, or returns the
- * identity for the caller to print when `out` is `-`.
+ * identity for the caller to print when `out` is `-`. A key written inside the site
+ * folder (usually a git repository) is added to the site's `.gitignore`.
  */
-export async function keygenController(options: { readonly out: string; readonly force?: boolean | undefined; readonly base?: string | undefined }): Promise<AgeKeyPair & { readonly path: string | undefined }> {
+export async function keygenController(options: {
+  readonly out: string;
+  readonly force?: boolean | undefined;
+  readonly base?: string | undefined;
+  /** The site folder, to keep a key written inside it out of git. */
+  readonly siteDir?: string | undefined;
+}): Promise<AgeKeyPair & { readonly path: string | undefined; readonly gitignore: string | undefined }> {
   const pair = await generateKeyPair();
-  if (options.out === '-') return { ...pair, path: undefined };
+  if (options.out === '-') return { ...pair, path: undefined, gitignore: undefined };
   const file = resolvePath(options.base ?? process.cwd(), options.out);
   await writeIdentityFile(file, pair, { force: options.force });
-  return { ...pair, path: file };
+  const gitignore = options.siteDir === undefined ? undefined : await ignoreInSite(options.siteDir, file);
+  return { ...pair, path: file, gitignore };
+}
+
+/** Adds a file inside the site to the site's `.gitignore`; returns the .gitignore path when it added it. */
+async function ignoreInSite(siteDir: string, file: string): Promise<string | undefined> {
+  const relative = path.relative(path.resolve(siteDir), file);
+  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) return undefined;
+  const entry = `/${relative.split(path.sep).join('/')}`;
+  const gitignore = path.join(siteDir, '.gitignore');
+  const current = (await readTextIfExists(gitignore)) ?? '';
+  if (current.split('\n').some((line) => line.trim() === entry || line.trim() === entry.slice(1))) return undefined;
+  const separator = current === '' || current.endsWith('\n') ? '' : '\n';
+  await atomicWrite(gitignore, `${current}${separator}# the controller's private age key: never commit it\n${entry}\n`, 0o644);
+  return gitignore;
 }
 
 /** The secret that holds a host's own identity, so a role can install it on the host. */
@@ -124,9 +157,9 @@ export async function setSecret(store: AgeSecretStore, name: string, input: Valu
   await store.set(name, value, readers);
 }
 
-/** `fettle secret get`: the plaintext, exactly, on the given stream. */
+/** `fettle secret get`: the plaintext, byte for byte, on the given stream. */
 export async function printSecret(store: AgeSecretStore, name: string, stdout: NodeJS.WritableStream): Promise<void> {
-  const value = await store.get(name);
+  const value = await store.getBytes(name);
   await new Promise<void>((resolve, reject) => stdout.write(value, (error) => (error ? reject(error) : resolve())));
 }
 

@@ -1,7 +1,7 @@
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generateHybridIdentity } from 'age-encryption';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ageSecretStore, generateKeyPair, writeIdentityFile } from './index.js';
 import { failure, run, testSite } from './testing.js';
 
@@ -13,7 +13,7 @@ describe('key sources', () => {
     await chmod(site.controller.file, 0o644);
     const error = await failure(site.store.get('s'));
     expect(error.code).toBe('E_SECRET');
-    expect(error.message).toBe('key file is open to other users (mode 0644)');
+    expect(error.message).toBe("cannot decrypt secret 's': key file is open to other users (mode 0644)");
     expect(error.where).toBe(site.controller.file);
     expect(error.hint).toBe(`chmod 600 ${site.controller.file}`);
     await chmod(site.controller.file, 0o640);
@@ -41,15 +41,15 @@ describe('key sources', () => {
     await site.store.set('s', 'v');
     const make = (command: string) => ageSecretStore({ dir: site.dir, controllerRecipient: site.controller.recipient, keySource: { command } });
     const failed = await failure(make('exit 3').get('s'));
-    expect(failed.message).toBe('the key command exited with code 3');
+    expect(failed.message).toBe("cannot decrypt secret 's': the key command exited with code 3");
     expect(failed.where).toBe('key command `exit 3`');
 
     const garbage = await failure(make("printf 'sek%s-not-a-key' rit").get('s'));
-    expect(garbage.message).toBe('no age identity found');
+    expect(garbage.message).toBe("cannot decrypt secret 's': no age identity found");
     expect(JSON.stringify({ m: garbage.message, w: garbage.where, e: garbage.expected })).not.toContain('sekrit');
 
     const malformed = await failure(make(`printf 'x\\nAGE-SECRET-KEY-1BRO%s\\n' KEN`).get('s'));
-    expect(malformed.message).toBe('malformed age identity');
+    expect(malformed.message).toBe("cannot decrypt secret 's': malformed age identity");
     expect(malformed.where).toMatch(/line 2$/);
     expect(`${malformed.message} ${malformed.where}`).not.toContain('BROKEN');
 
@@ -75,11 +75,22 @@ describe('key sources', () => {
     await expect(store.get('s')).rejects.toThrow(/post-quantum/);
   });
 
-  it('has no controller key source: says so', async () => {
+  it('has no controller key source: reads the per-user key file outside the site', async () => {
     const site = await testSite();
     await site.store.set('s', 'v');
-    const store = ageSecretStore({ dir: site.dir, controllerRecipient: site.controller.recipient });
-    await expect(store.get('s')).rejects.toThrow(/no controller key source/);
+    const config = path.join(site.dir, '..', `${path.basename(site.dir)}-xdg`);
+    vi.stubEnv('XDG_CONFIG_HOME', config);
+    try {
+      const store = ageSecretStore({ dir: site.dir, controllerRecipient: site.controller.recipient });
+      const file = path.join(config, 'fettle', 'controller.key');
+      expect(store.keySource).toEqual({ file });
+      await expect(store.get('s')).rejects.toThrow(`cannot decrypt secret 's': cannot read the key file`);
+      await writeIdentityFile(file, site.controller);
+      expect(await store.get('s')).toBe('v');
+    } finally {
+      vi.unstubAllEnvs();
+      await rm(config, { recursive: true, force: true });
+    }
   });
 });
 

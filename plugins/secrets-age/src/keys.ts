@@ -61,6 +61,16 @@ export function parseIdentities(text: string, where: string): string[] {
   return identities;
 }
 
+/**
+ * Where the controller key lives when the site does not say: a per-user folder
+ * outside every site (`$XDG_CONFIG_HOME/fettle/`, else `~/.config/fettle/`), so a
+ * private key is never committed with the site.
+ */
+export function defaultControllerKeyFile(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const config = env['XDG_CONFIG_HOME'] && path.isAbsolute(env['XDG_CONFIG_HOME']) ? env['XDG_CONFIG_HOME'] : path.join(env['HOME'] || homedir(), '.config');
+  return path.join(config, 'fettle', 'controller.key');
+}
+
 /** `~/x` is in the home folder; other relative paths are relative to `base`. */
 export function resolvePath(base: string, file: string): string {
   if (file === '~' || file.startsWith('~/')) return path.join(homedir(), file.slice(1));

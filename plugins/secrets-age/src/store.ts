@@ -1,10 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { HostStore, SecretReaders, SecretStore } from '@fettle/core';
+import { isFettleError, type FettleError, type HostStore, type SecretReaders, type SecretStore } from '@fettle/core';
 import { atomicWrite, readTextIfExists } from './atomic.js';
-import { decryptWith, encryptTo, isArmored } from './crypto.js';
-import { checkRecipient, describeSource, loadIdentities, parseIdentities, recipientOf, resolvePath, type KeySource } from './keys.js';
-import { secretError } from './problem.js';
+import { DecryptError, decryptWith, encryptTo, isArmored } from './crypto.js';
+import { checkRecipient, defaultControllerKeyFile, describeSource, loadIdentities, parseIdentities, recipientOf, resolvePath, type KeySource } from './keys.js';
+import { messageOf, secretError } from './problem.js';
 import { NO_READERS, normalizeReaders, readReaders, writeReaders, type StoredReaders } from './readers.js';
 
 /** Group name → member host names. */
@@ -17,7 +17,10 @@ export interface AgeSecretStoreOptions {
   readonly dir: string;
   /** The controller's public key (`age1…`): every secret is encrypted to it. */
   readonly controllerRecipient: string;
-  /** Where the controller's private key comes from. Needed to decrypt, not to encrypt. */
+  /**
+   * Where the controller's private key comes from. Needed to decrypt, not to encrypt.
+   * Default: `$XDG_CONFIG_HOME/fettle/controller.key` (or `~/.config/fettle/controller.key`).
+   */
   readonly keySource?: KeySource | undefined;
   /** Resolves the groups named as readers (e.g. `groupsOf(hosts)`). */
   readonly groups?: GroupResolver | GroupMembers | undefined;
@@ -82,7 +85,7 @@ export class AgeSecretStore implements SecretStore {
   readonly hostKeysDir: string;
   /** As configured; checked when first used so a site with a placeholder still loads. */
   readonly controllerRecipient: string;
-  readonly keySource: KeySource | undefined;
+  readonly keySource: KeySource;
   readonly #groups: GroupResolver | undefined;
   readonly #armor: boolean;
   readonly #timeoutMs: number | undefined;
@@ -94,7 +97,7 @@ export class AgeSecretStore implements SecretStore {
     this.hostKeysDir = path.resolve(this.dir, options.hostKeysDir ?? path.join('keys', 'hosts'));
     this.describe = `age secrets in ${this.secretsDir}`;
     this.controllerRecipient = options.controllerRecipient;
-    this.keySource = options.keySource;
+    this.keySource = options.keySource ?? { file: defaultControllerKeyFile() };
     const groups = options.groups;
     this.#groups = typeof groups === 'function' ? groups : groups === undefined ? undefined : (group) => (Object.hasOwn(groups, group) ? groups[group] : undefined);
     this.#armor = options.armor ?? true;
@@ -151,11 +154,16 @@ export class AgeSecretStore implements SecretStore {
   }
 
   /**
-   * Decrypts a secret with the controller key. With `forHost`, first checks that
-   * the host may read it: the engine passes the host whose items it builds, so a
-   * role cannot hand a secret to a host outside its readers.
+   * Decrypts a secret with the controller key, as text (UTF-8). With `forHost`,
+   * first checks that the host may read it: the engine passes the host whose items
+   * it builds, so a role cannot hand a secret to a host outside its readers.
    */
   async get(name: string, forHost?: string): Promise<string> {
+    return Buffer.from(await this.getBytes(name, forHost)).toString('utf8');
+  }
+
+  /** Decrypts a secret with the controller key, byte for byte (a keytab, a DER key). */
+  async getBytes(name: string, forHost?: string): Promise<Uint8Array> {
     const file = await this.#readSecretFile(name);
     if (forHost !== undefined) {
       const hosts = await this.readerHosts(name);
@@ -168,16 +176,44 @@ export class AgeSecretStore implements SecretStore {
         });
       }
     }
-    const identities = await this.#controllerIdentities();
+    let identities: string[];
+    try {
+      identities = await this.#controllerIdentities();
+    } catch (error) {
+      // The key, not the secret, is wrong: say which secret needed it.
+      if (isFettleError(error)) throw secretError(`cannot decrypt secret '${name}': ${error.message}`, { where: error.where, expected: error.expected, hint: error.hint });
+      throw error;
+    }
     try {
       return await decryptWith(file, identities);
     } catch (error) {
-      throw secretError(`cannot decrypt secret '${name}' with the controller key`, {
-        where: this.secretPath(name),
-        expected: `a file encrypted to the controller key ${this.controllerRecipient}`,
-        hint: 'if it was written for another controller key, re-create it with `fettle secret set`',
-        cause: error,
-      });
+      throw this.#decryptFailure(name, error, `the controller key ${this.controllerRecipient}`);
+    }
+  }
+
+  /** One message per reason a secret file could not be decrypted, naming the secret and its file. */
+  #decryptFailure(name: string, error: unknown, key: string): FettleError {
+    const where = this.secretPath(name);
+    if (!(error instanceof DecryptError)) return secretError(`cannot decrypt secret '${name}': ${messageOf(error)}`, { where, cause: error });
+    switch (error.problem) {
+      case 'not-age':
+        return secretError(`secret '${name}' is not an age file`, {
+          where,
+          expected: 'a file written by `fettle secret set` or `age -r …` (starting with age-encryption.org/v1, or armored)',
+          hint: `re-create it with \`fettle secret set ${name}\``,
+        });
+      case 'truncated':
+        return secretError(`secret '${name}' is truncated or damaged: ${error.message}`, {
+          where,
+          expected: 'a complete age file',
+          hint: `restore it from version control, or re-create it with \`fettle secret set ${name}\``,
+        });
+      case 'other-keys':
+        return secretError(`secret '${name}' is not encrypted to ${key}: it was encrypted to other keys`, {
+          where,
+          expected: `a file encrypted to ${key}`,
+          hint: 'if it was written for another controller key, re-create it with `fettle secret set`, or rekey it from a machine that has that key',
+        });
     }
   }
 
@@ -191,9 +227,10 @@ export class AgeSecretStore implements SecretStore {
     const identities = typeof hostKey === 'string' ? parseIdentities(hostKey, where) : await loadIdentities(hostKey, this.dir, this.#timeoutMs);
     const file = await this.#readSecretFile(name);
     try {
-      return await decryptWith(file, identities);
+      return Buffer.from(await decryptWith(file, identities)).toString('utf8');
     } catch (error) {
       const recipients = await Promise.all(identities.map((identity) => recipientOf(identity)));
+      if (error instanceof DecryptError && error.problem !== 'other-keys') throw this.#decryptFailure(name, error, 'this host key');
       throw secretError(`this host key (${recipients.join(', ')}) cannot decrypt secret '${name}'`, {
         where: this.secretPath(name),
         expected: "a secret encrypted to this host's public key",
@@ -207,7 +244,7 @@ export class AgeSecretStore implements SecretStore {
    * Encrypts a secret to the controller and its readers' hosts. Without
    * `readers`, an existing secret keeps its readers (a new one: controller only).
    */
-  async set(name: string, value: string, readers?: SecretReaders): Promise<void> {
+  async set(name: string, value: string | Uint8Array, readers?: SecretReaders): Promise<void> {
     const secretFile = this.secretPath(name);
     const readersFile = this.readersPath(name);
     const stored = readers === undefined ? ((await readReaders(readersFile)) ?? NO_READERS) : normalizeReaders(readers);
@@ -233,7 +270,7 @@ export class AgeSecretStore implements SecretStore {
       const hosts = await this.#resolve(stored, this.readersPath(name));
       const recipients = await this.#recipients(hosts);
       const file = await this.#readSecretFile(name);
-      const value = await this.get(name);
+      const value = await this.getBytes(name);
       planned.push({ name, hosts, data: await encryptTo(value, recipients, isArmored(file)) });
     }
     for (const { name, data } of planned) await atomicWrite(this.secretPath(name), data, 0o644);
@@ -318,12 +355,6 @@ export class AgeSecretStore implements SecretStore {
 
   async #loadController(): Promise<string[]> {
     const source = this.keySource;
-    if (!source) {
-      throw secretError('the age store has no controller key source', {
-        where: this.describe,
-        expected: 'keySource: { file: PATH } or { command: COMMAND } in the age store options',
-      });
-    }
     const controller = checkRecipient(this.controllerRecipient, 'the age store option controllerRecipient');
     const identities = await loadIdentities(source, this.dir, this.#timeoutMs);
     const recipients = await Promise.all(identities.map((identity) => recipientOf(identity)));

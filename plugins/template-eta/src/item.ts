@@ -23,7 +23,7 @@ const attributes = z.strictObject({
   source: z.string().min(1),
   /** Extra values for the template, as `context` (SecretRefs here are resolved by the engine). */
   context: z.record(z.string(), z.unknown()).default({}),
-  /** Default 0644, or 0600 when the template calls secret(). */
+  /** Default 0644, or 0600 when the file carries a secret (from the context or a secret() call). */
   mode: z
     .string()
     .regex(/^[0-7]{3,4}$/, 'expected an octal mode string such as "0644"')
@@ -107,9 +107,12 @@ export const templateItem: ItemTypeDefinition<typeof attributes> & { preview: ty
     async cdict(item, context) {
       const template = await loadTemplate(context.siteDir, item.attrs.source);
       const input = { host: context.host, context: item.attrs.context };
+      // A secret may come through the context (item.usesSecrets), a secret() call in the
+      // template, or one in a partial it includes (known once rendered).
+      const secretMode = (rendered?: Rendered): string => item.attrs.mode ?? (item.usesSecrets || template.usesSecrets || (rendered?.secrets.size ?? 0) > 0 ? '0600' : '0644');
       const base = {
         type: 'file',
-        mode: item.attrs.mode ?? (template.usesSecrets ? '0600' : '0644'),
+        mode: secretMode(),
         ...(item.attrs.owner === undefined ? {} : { owner: item.attrs.owner }),
         ...(item.attrs.group === undefined ? {} : { group: item.attrs.group }),
       };
@@ -117,7 +120,7 @@ export const templateItem: ItemTypeDefinition<typeof attributes> & { preview: ty
       if (hash !== undefined) return { ...base, hash: digest(hash), _cache: { template } satisfies Cache };
       const rendered = await renderBody(template, input, context.siteDir, secretResolver(context));
       const content = Buffer.from(rendered.content, 'utf8');
-      return { ...base, sha256: sha256(content), _cache: { template, rendered } satisfies Cache };
+      return { ...base, mode: secretMode(rendered), sha256: sha256(content), _cache: { template, rendered } satisfies Cache };
     },
 
     async sdict(item, context) {

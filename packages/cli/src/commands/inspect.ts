@@ -83,12 +83,18 @@ export async function itemsCommand(site: LoadedSite, out: Output, hostName: stri
     if (item.triggers.length > 0) out.line(`    triggers  ${item.triggers.join(', ')}`);
     for (const [key, value] of Object.entries((item.attributes ?? {}) as Record<string, unknown>)) {
       if (value === undefined) continue;
-      const shown = typeof value === 'string' ? (value.includes('\n') ? `${JSON.stringify(value.slice(0, 60))}${value.length > 60 ? '…' : ''}` : value) : JSON.stringify(value);
-      out.line(`    ${key.padEnd(9)} ${shown}`);
+      out.line(`    ${key.padEnd(9)} ${attributeText(out.redactor.scrubValue(value))}`);
     }
   }
   out.line(pc.dim(`${items.length} items on ${host.name}`));
   return 0;
+}
+
+/** An attribute on one line; scrubbed before it is cut, so a secret is shown by name, never in part. */
+function attributeText(value: unknown): string {
+  if (typeof value !== 'string') return JSON.stringify(value);
+  if (!value.includes('\n')) return value;
+  return `${JSON.stringify(value.slice(0, 60))}${value.length > 60 ? '…' : ''}`;
 }
 
 /** `fettle plugins`: what the site's plugins provide. */

@@ -308,3 +308,68 @@ describe('engine faults', () => {
     expect(result.summary).toMatchObject({ unreachable: 1, hosts: 2 });
   });
 });
+
+describe('engine secrets by every route', () => {
+  const PEM = '-----BEGIN TEST KEY-----\nMIIBVgIBADANBgkqhkiG9w0BAQEFAASCAUAwggE8\nAgEAAkEAq7BFUpkGp3+LQmlQ\n-----END TEST KEY-----';
+  const store = (values: Record<string, string>): SecretStore => ({
+    describe: 'test',
+    list: () => Promise.resolve(Object.keys(values)),
+    get: (name) => Promise.resolve(values[name] ?? ''),
+    set: () => Promise.resolve(),
+  });
+
+  it('resolves a secret inside a string, and the item shows neither content nor the host value after a rotation', async () => {
+    const w = world();
+    const t = w.make('t');
+    // What the host has: the previous value of the secret.
+    w.state.set('t:conf', 'key=old-secret-value-1234');
+    const config = site([t], { 't:conf': { value: `key=${String(secret('pem'))}` } }, { secrets: store({ pem: PEM }) });
+    const events: unknown[] = [];
+    const result = await runSite({ site: config, siteDir: '/tmp', registry: new Registry(config.plugins), hosts: await config.hosts.listHosts(), mode: 'plan', emit: (event) => events.push(event) });
+    const item = result.hosts[0]?.items[0];
+    expect(item?.status).toBe('changed');
+    expect(item?.detail).toBe('content: <secret content changed>');
+    expect(item?.diff?.[0]?.want).toBe('key=<secret:pem>');
+    expect(item?.diff?.[0]?.have).toMatch(/^hash:[0-9a-f]{12}…$/);
+    const text = JSON.stringify({ result, events });
+    expect(text).not.toContain('old-secret-value');
+    for (const line of PEM.split('\n')) expect(text).not.toContain(line);
+
+    await run(config, 'apply');
+    expect(w.state.get('t:conf')).toBe(`key=${PEM}`);
+  });
+
+  it('quotes no part of a secret in a validation error', async () => {
+    const w = world();
+    const t = w.make('t');
+    const config = site([t], { 't:a': { size: secret('pem') } }, { secrets: store({ pem: PEM }) });
+    const error = await run(config, 'plan').catch((caught: unknown) => caught);
+    expect(isFettleError(error) && error.code).toBe('E_ATTRIBUTE');
+    const message = (error as Error).message;
+    expect(message).toContain('<secret:pem>');
+    expect(message).not.toContain('BEGIN TEST KEY');
+    expect(message).not.toContain('MIIBVgIB');
+  });
+
+  it('marks an item that reads a secret through its context, and shows no content diff for it', async () => {
+    const state = new Map<string, string>([['probe:x', 'old']]);
+    const probe = defineItemType({
+      name: 'probe',
+      attributes: z.strictObject({}),
+      cdict: async (_item, context) => ({ value: await context.secret('pem') }),
+      sdict: (item) => Promise.resolve(state.has(item.id) ? { value: state.get(item.id) } : null),
+      diffDetail: () => Promise.resolve('would show content'),
+      fix: () => Promise.resolve(),
+    });
+    const config = defineSite({
+      plugins: [definePlugin({ name: 'p', itemTypes: [probe], transports: [shellTransport()] })],
+      hosts: new MemoryHostStore({ hosts: { h1: { transport: 'sh' } }, defaultRoles: ['r'] }),
+      roles: { r: () => ({ 'probe:x': {} }) },
+      secrets: store({ pem: PEM }),
+    });
+    const result = await run(config, 'plan');
+    const item = result.hosts[0]?.items[0];
+    expect(item?.detail).toBe('content: <secret content changed>');
+    expect(JSON.stringify(result)).not.toContain('MIIBVgIB');
+  });
+});

@@ -1,6 +1,7 @@
 import type { Change, ItemInstance } from '../protocols/item.js';
 import { diffLines, diffStateDicts, validateStateDict, displayValue } from '../statedict.js';
 import { formatError } from '../errors.js';
+import { secretDetail, secretSafeDiff } from './secret-display.js';
 import type { BuiltItem } from './items.js';
 import type { HostSession } from './session.js';
 import type { ItemResult } from './results.js';
@@ -18,8 +19,8 @@ export const instance = (item: BuiltItem): ItemInstance<unknown> => ({ id: item.
 export async function gatherItem(item: BuiltItem, session: HostSession): Promise<ItemState> {
   try {
     const [cdict, sdict] = await Promise.all([
-      Promise.resolve(item.type.cdict(instance(item), session.context)),
-      item.type.sdict(instance(item), session.context),
+      Promise.resolve(item.type.cdict(instance(item), session.contextFor(item.id))),
+      item.type.sdict(instance(item), session.contextFor(item.id)),
     ]);
     validateStateDict(cdict, `item ${item.id} cdict`);
     validateStateDict(sdict, `item ${item.id} sdict`);
@@ -48,6 +49,10 @@ export async function describeChange(
   withDetail: boolean,
 ): Promise<Pick<ItemResult, 'diff' | 'detail' | 'action'>> {
   const display = (key: string, value: unknown): string => (item.type.displayValue ? item.type.displayValue(key, value) : displayValue(value));
+  if (item.usesSecrets || session.tainted.has(item.id)) {
+    // Neither the new content nor what the host has now (the old secret, after a rotation).
+    return { diff: secretSafeDiff(change, display), detail: secretDetail(change), action: actionOf(change) };
+  }
   let detail: string | undefined;
   if (withDetail && item.type.diffDetail) {
     try {

@@ -3,7 +3,7 @@ import type { Host } from '../protocols/host.js';
 import type { AnyItemType, ItemMap } from '../protocols/item.js';
 import type { RoleOutput, SiteConfig } from '../protocols/site.js';
 import type { Task } from '../protocols/task.js';
-import { isSecretRef, secret } from '../protocols/secrets.js';
+import { isSecretRef, replaceSecretMarkers, secret, secretMarkers } from '../protocols/secrets.js';
 import type { Registry } from '../registry.js';
 import type { Redactor } from '../redact.js';
 import { FettleError, isFettleError } from '../errors.js';
@@ -31,7 +31,7 @@ export interface BuiltItem {
   readonly common: Common;
   /** The role that declared it, for messages. */
   readonly role: string;
-  /** Any attribute came from a secret. */
+  /** Any attribute holds a secret (whole or inside a string): the item shows no content, and writes files 0600. */
   readonly usesSecrets: boolean;
 }
 
@@ -99,9 +99,36 @@ async function runRole(host: Host, roleName: string, site: SiteConfig, options: 
   return output;
 }
 
-/** Replace SecretRefs anywhere in attributes by their values, registering them for redaction. */
-async function resolveSecrets(value: unknown, resolve: (name: string) => Promise<string>): Promise<unknown> {
+/** A secret's value as an attribute holds it: text when it is UTF-8, else the bytes. */
+export type SecretValue = string | Buffer;
+
+/** Secret bytes as text when they are valid UTF-8 (they round-trip exactly), else undefined. */
+function asText(bytes: Buffer): string | undefined {
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) ? text : undefined;
+}
+
+/**
+ * Replace SecretRefs (whole values) and secret markers (inside strings) anywhere in
+ * attributes by their values, registering them for redaction.
+ */
+async function resolveSecrets(value: unknown, resolve: (name: string) => Promise<SecretValue>): Promise<unknown> {
   if (isSecretRef(value)) return resolve(value.name);
+  if (typeof value === 'string') {
+    const names = secretMarkers(value);
+    if (names.length === 0) return value;
+    const values = new Map<string, string>();
+    for (const name of names) {
+      const resolved = await resolve(name);
+      if (typeof resolved !== 'string') {
+        throw new FettleError('E_SECRET', `secret '${name}' is binary (not UTF-8) and cannot be put inside a string`, {
+          expected: `secret('${name}') as a whole attribute value (file content takes bytes)`,
+        });
+      }
+      values.set(name, resolved);
+    }
+    return replaceSecretMarkers(value, (name) => values.get(name) ?? '');
+  }
   if (Array.isArray(value)) return Promise.all(value.map((entry) => resolveSecrets(entry, resolve)));
   if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     const entries = await Promise.all(
@@ -118,34 +145,41 @@ function withPlace(error: unknown, where: string): unknown {
   return new FettleError(error.code, error.message, { where: where + (error.where && !where.includes(error.where) ? ` (${error.where})` : ''), expected: error.expected, hint: error.hint, cause: error });
 }
 
-function containsSecret(value: unknown): boolean {
+/** Whether a value holds a SecretRef or a secret marker anywhere: the taint that follows values. */
+export function containsSecret(value: unknown): boolean {
   if (isSecretRef(value)) return true;
+  if (typeof value === 'string') return secretMarkers(value).length > 0;
   if (Array.isArray(value)) return value.some(containsSecret);
-  if (value !== null && typeof value === 'object') return Object.values(value).some(containsSecret);
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) return Object.values(value).some(containsSecret);
   return false;
 }
 
 /**
  * Decrypt a secret for one host (the store may refuse a host that may not read it)
- * and register its value for redaction before anyone can print it.
+ * and register its value for redaction before anyone can print it: as text when it
+ * is UTF-8, else as bytes.
  */
-export function secretResolver(host: Host, site: SiteConfig, redactor: Redactor): (name: string) => Promise<string> {
+export function secretValueResolver(host: Host, site: SiteConfig, redactor: Redactor): (name: string) => Promise<SecretValue> {
   return async (name) => {
-    if (!site.secrets) {
+    const store = site.secrets;
+    if (!store) {
       throw new FettleError('E_REFERENCE', `secret '${name}' is used but the site has no secret store`, {
         where: `host ${host.name}`,
         hint: 'set `secrets:` in fettle.config.ts',
       });
     }
-    let value: string;
+    let value: SecretValue;
     try {
-      value = await site.secrets.get(name, host.name);
+      if (store.getBytes) {
+        const bytes = Buffer.from(await store.getBytes(name, host.name));
+        value = asText(bytes) ?? bytes;
+      } else value = await store.get(name, host.name);
     } catch (error) {
       if (isFettleError(error) && error.isInputError) throw error;
       // A name that is not in the store is a typo in the site: bad input, not a failure.
-      const known = await site.secrets.list().catch(() => undefined);
+      const known = await store.list().catch(() => undefined);
       if (known && !known.includes(name)) {
-        throw new FettleError('E_REFERENCE', isFettleError(error) ? error.message : `secret '${name}' does not exist in ${site.secrets.describe}`, {
+        throw new FettleError('E_REFERENCE', isFettleError(error) ? error.message : `secret '${name}' does not exist in ${store.describe}`, {
           where: `host ${host.name}`,
           expected: known.length > 0 ? `one of ${known.join(', ')}` : 'a secret set with `fettle secret set NAME`',
         });
@@ -157,6 +191,25 @@ export function secretResolver(host: Host, site: SiteConfig, redactor: Redactor)
   };
 }
 
+/** Like secretValueResolver, for item code that wants text (`ItemContext.secret`). */
+export function secretResolver(host: Host, site: SiteConfig, redactor: Redactor): (name: string) => Promise<string> {
+  const resolve = secretValueResolver(host, site, redactor);
+  return async (name) => {
+    const value = await resolve(name);
+    return typeof value === 'string' ? value : value.toString('utf8');
+  };
+}
+
+/** Validate an item's attributes; a message quoting a secret's value shows its name instead. */
+function parseAttributes(type: AnyItemType, input: unknown, where: string, redactor: Redactor, tainted: boolean): unknown {
+  try {
+    return parseOrThrow(type.attributes, input, 'E_ATTRIBUTE', where);
+  } catch (error) {
+    if (!tainted || !(error instanceof FettleError)) throw error;
+    throw new FettleError(error.code, redactor.scrub(error.message), { where, hint: 'the value comes from a secret, so it is not shown' });
+  }
+}
+
 /**
  * Run a host's roles and validate every item against its type's schema. Every
  * error names the host, the role and the item.
@@ -165,7 +218,7 @@ export async function buildHostItems(host: Host, site: SiteConfig, registry: Reg
   const items: BuiltItem[] = [];
   const tasks: BuiltHost['tasks'] = [];
   const seen = new Map<string, string>();
-  const resolveSecret = secretResolver(host, site, redactor);
+  const resolveSecret = secretValueResolver(host, site, redactor);
   for (const roleName of host.roles) {
     const normalized = await runRole(host, roleName, site, options);
     const roleAt = options.locateRole?.(roleName);
@@ -200,10 +253,13 @@ export async function buildHostItems(host: Host, site: SiteConfig, registry: Reg
       const commonInput: Record<string, unknown> = {};
       const typeInput: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(rawAttrs)) (COMMON_KEYS.has(key) ? commonInput : typeInput)[key] = value;
+      if (containsSecret(commonInput)) {
+        throw new FettleError('E_ATTRIBUTE', 'common attributes (needs, triggers, tags, …) cannot hold secrets', { where });
+      }
       const common = parseOrThrow(commonSchema, { ...type.commonDefaults, ...commonInput }, 'E_ATTRIBUTE', where);
       const usesSecrets = containsSecret(typeInput);
       const resolved = usesSecrets ? await resolveSecrets(typeInput, resolveSecret).catch((error: unknown) => { throw withPlace(error, where); }) : typeInput;
-      const attrs: unknown = parseOrThrow(type.attributes, resolved, 'E_ATTRIBUTE', where);
+      const attrs = parseAttributes(type, resolved, where, redactor, usesSecrets);
       const nameProblem = type.validateName?.(name);
       if (nameProblem) throw new FettleError('E_ATTRIBUTE', `bad item name '${name}': ${nameProblem}`, { where });
       items.push({ id, typeName, name, type, attrs, common, role: roleName, usesSecrets });

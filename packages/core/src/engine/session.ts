@@ -47,6 +47,9 @@ export class HostSession {
   #runs: RunAsk[] = [];
   #scheduled = false;
   #lost: { error: UnreachableError; at: number } | undefined;
+  readonly #itemContexts = new Map<string, ItemContext>();
+  /** Items whose code read a secret through their context: they carry it, like items with secret attributes. */
+  readonly tainted = new Set<string>();
 
   constructor(host: Host, transport: Transport, siteDir: string, secrets?: (name: string) => Promise<string>) {
     this.host = host;
@@ -97,6 +100,27 @@ export class HostSession {
       if (isUnreachableError(error)) this.#lost ??= { error, at: Date.now() };
       throw error;
     });
+  }
+
+  /**
+   * The context for one item's hooks: the same session, except that reading a secret
+   * marks the item as carrying one (a template that calls secret(), say), so it is
+   * displayed without content whichever way the secret reached it.
+   */
+  contextFor(itemId: string): ItemContext {
+    let context = this.#itemContexts.get(itemId);
+    if (!context) {
+      const base = this.context;
+      context = {
+        ...base,
+        secret: (name) => {
+          this.tainted.add(itemId);
+          return base.secret(name);
+        },
+      };
+      this.#itemContexts.set(itemId, context);
+    }
+    return context;
   }
 
   fact<Q, R>(fact: Fact<Q, R>, query: Q): Promise<R> {

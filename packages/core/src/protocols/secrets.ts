@@ -7,8 +7,14 @@ export interface SecretStore {
   readonly describe: string;
   /** Names of all secrets. */
   list(): Promise<readonly string[]>;
-  /** Decrypt one secret. `forHost` lets a store check that the host may read it. */
+  /** Decrypt one secret as text. `forHost` lets a store check that the host may read it. */
   get(name: string, forHost?: string): Promise<string>;
+  /**
+   * Decrypt one secret as bytes (a keytab, a DER key). Secrets are bytes; text is one
+   * way to read them. When a store has it, the engine uses it, so binary secrets reach
+   * items byte-exact.
+   */
+  getBytes?(name: string, forHost?: string): Promise<Uint8Array>;
   /** Encrypt and store a secret, readable by the controller and the given readers. */
   set(name: string, value: string, readers?: SecretReaders): Promise<void>;
   /**
@@ -25,24 +31,52 @@ export interface SecretReaders {
 
 const SECRET_REF = Symbol.for('fettle.secret-ref');
 
-/** A lazy reference to a named secret. Prints as `<secret:NAME>`. */
+/**
+ * A lazy reference to a named secret. Used as an attribute it becomes the secret's
+ * value (text, or bytes when it is not UTF-8). Put inside a string
+ * (`\`token=${secret('api')}\``) it leaves a marker there that the engine replaces
+ * with the value: the string, and the item holding it, then carry the secret.
+ */
 export interface SecretRef {
   readonly [SECRET_REF]: true;
   readonly name: string;
+  /** The marker the engine resolves inside strings. */
   toString(): string;
   toJSON(): string;
 }
 
+/**
+ * Markers are `\u0000fettle-secret:NAME\u0000`: a NUL never appears in an attribute a
+ * user typed, so the marker cannot be confused with text.
+ */
+// eslint-disable-next-line no-control-regex -- the NUL is the point: no typed text holds one
+const MARKER = /\u0000fettle-secret:([^\u0000]+)\u0000/g;
+
 export function secret(name: string): SecretRef {
-  const display = `<secret:${name}>`;
+  const marker = `\u0000fettle-secret:${name}\u0000`;
   return {
     [SECRET_REF]: true,
     name,
-    toString: () => display,
-    toJSON: () => display,
+    toString: () => marker,
+    toJSON: () => `<secret:${name}>`,
   };
 }
 
 export function isSecretRef(value: unknown): value is SecretRef {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SECRET_REF] === true;
+}
+
+/** The secrets a string refers to through markers (in order, with repeats). */
+export function secretMarkers(text: string): string[] {
+  return [...text.matchAll(MARKER)].map((match) => match[1] as string);
+}
+
+/** Replace each secret marker in a string with what `replace` gives for its name. */
+export function replaceSecretMarkers(text: string, replace: (name: string) => string): string {
+  return text.replace(MARKER, (_match, name: string) => replace(name));
+}
+
+/** A string with every secret marker shown as `<secret:NAME>`, for messages and previews. */
+export function showSecretMarkers(text: string): string {
+  return replaceSecretMarkers(text, (name) => `<secret:${name}>`);
 }
