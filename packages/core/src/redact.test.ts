@@ -23,6 +23,11 @@ describe('Redactor', () => {
     expect(redactor.scrub('MIIBVgIB')).toBe('<secret:pem>');
     // Shorter fragments and unrelated text stay.
     expect(redactor.scrub('MIIBVgI and --------')).toBe('MIIBVgI and --------');
+    // Digits alone (a timestamp, a version) are not taken for a piece of a secret that ends in a timestamp.
+    const stamped = new Redactor();
+    stamped.add('db', 'db-password-x1y2-1764551234567');
+    expect(stamped.scrub('site-1.0.1764551234 at 17645512345')).toBe('site-1.0.1764551234 at 17645512345');
+    expect(stamped.scrub('password-x1y2-17')).toBe('<secret:db>');
   });
 
   it('redacts binary secrets as text, base64 and hex, and bytes in JSON values', () => {

@@ -106,7 +106,12 @@ const MIN_LENGTH = 4;
 /** Lines and substrings of a secret this long or longer are redacted wherever they appear. */
 export const WINDOW = 8;
 
-/** A window of a secret worth redacting: not padding or a row of one character (`--------`). */
+/**
+ * A window of a secret worth redacting on its own: not padding or a row of one
+ * character (`--------`), and not only digits and punctuation, which a timestamp, a
+ * version or a count printed anywhere would match. (Such a secret is still redacted
+ * whole, line by line and in its encodings.)
+ */
 function isDistinctive(window: string): boolean {
-  return new Set(window.replace(/\s/g, '')).size >= 4;
+  return new Set(window.replace(/\s/g, '')).size >= 4 && /[^\d\s\p{P}\p{S}]/u.test(window);
 }
