@@ -5,5 +5,6 @@ export default defineConfig({
     name: 'testkit',
     testTimeout: 30000,
     hookTimeout: 30000,
+    globalSetup: ['./machine-check.global-setup.mjs'],
   },
 });

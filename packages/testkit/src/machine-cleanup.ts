@@ -36,19 +36,39 @@ function trySignal(pid: number | undefined, signal: NodeJS.Signals | 0): boolean
   }
 }
 
-/** Synchronous on purpose: it also runs from the process 'exit' hook. */
+/**
+ * Synchronous on purpose: it also runs from the process 'exit' hook. The recorded
+ * init pid may be unknown (boot failed early), so the container's processes are
+ * found by the tree they run in: killing a systemd-nspawn alone would orphan them.
+ * The watchdog is left running: if we are exiting, it makes a second pass.
+ */
 export function destroyMachineNow(m: LiveMachine): void {
   // SIGKILL to a PID namespace's init kills everything inside it.
+  for (const pid of machineProcesses(m.dir)) trySignal(pid, 'SIGKILL');
   trySignal(m.initPid, 'SIGKILL');
   trySignal(m.nspawnPid, 'SIGKILL');
-  trySignal(m.watchdogPid, 'SIGTERM');
   try {
     execFileSync('umount', ['-l', m.root], { stdio: 'ignore' });
   } catch {
     // not mounted any more
   }
-  rmSync(m.dir, { recursive: true, force: true });
+  try {
+    rmSync(m.dir, { recursive: true, force: true, maxRetries: 3 });
+  } catch {
+    // the watchdog or the final check will see it
+  }
   live.delete(m);
+}
+
+/** Pids of every process running inside the booted host whose dir is `dir`. */
+export function machineProcesses(dir: string): number[] {
+  const upper = join(dir, 'upper');
+  const ownMountNs = readlinkSync('/proc/self/ns/mnt');
+  const treeOfNs = new Map<string, string | undefined>();
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number)
+    .filter((pid) => containerTree(pid, ownMountNs, treeOfNs) === upper);
 }
 
 export function trackMachine(m: LiveMachine): void {

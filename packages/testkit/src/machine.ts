@@ -10,6 +10,7 @@ import { parseSshdLog, type SshdCounts, type SshdMark } from './log.js';
 import {
   destroyMachineNow,
   machineDirPrefix,
+  machineProcesses,
   spawnMachineWatchdog,
   trackMachine,
   untrackMachine,
@@ -357,8 +358,8 @@ async function powerOff(state: LiveMachine): Promise<void> {
   } catch {
     // already gone
   }
-  if (!(await waitGone(state.nspawnPid, 20_000))) {
-    for (const pid of [state.initPid, state.nspawnPid]) {
+  if (!(await waitGone(state.nspawnPid, 20_000)) || machineProcesses(state.dir).length > 0) {
+    for (const pid of [...machineProcesses(state.dir), state.initPid, state.nspawnPid]) {
       try {
         if (pid !== undefined) process.kill(pid, 'SIGKILL');
       } catch {
