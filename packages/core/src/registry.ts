@@ -1,6 +1,7 @@
 import type { AnyItemType } from './protocols/item.js';
 import type { Plugin, CommandDefinition, StoreDefinition } from './protocols/plugin.js';
 import type { TransportDefinition } from './protocols/transport.js';
+import type { Fact } from './protocols/fact.js';
 import type { HostStore } from './protocols/host.js';
 import type { SecretStore } from './protocols/secrets.js';
 import { FettleError } from './errors.js';
@@ -18,6 +19,7 @@ export class Registry {
   readonly plugins: readonly Plugin[];
   readonly #itemTypes = new Map<string, Entry<AnyItemType>>();
   readonly #transports = new Map<string, Entry<TransportDefinition>>();
+  readonly #facts = new Map<string, Entry<Fact<never, unknown>>>();
   readonly #commands = new Map<string, Entry<CommandDefinition>>();
   readonly #hostStores = new Map<string, Entry<StoreDefinition<HostStore>>>();
   readonly #secretStores = new Map<string, Entry<StoreDefinition<SecretStore>>>();
@@ -38,6 +40,8 @@ export class Registry {
       seen.add(plugin.name);
       add(this.#itemTypes, 'item type', plugin, plugin.itemTypes);
       add(this.#transports, 'transport', plugin, plugin.transports);
+      // Facts are keyed by name in every host's batch: two of one name would hand one item the other's answer.
+      add(this.#facts, 'fact', plugin, plugin.facts, { shareable: true });
       add(this.#commands, 'command', plugin, plugin.commands);
       add(this.#hostStores, 'host store', plugin, plugin.hostStores);
       add(this.#secretStores, 'secret store', plugin, plugin.secretStores);
@@ -55,6 +59,10 @@ export class Registry {
   }
   secretStore(name: string): StoreDefinition<SecretStore> | undefined {
     return this.#secretStores.get(name)?.value;
+  }
+  /** The plugin that provides a fact of this name. */
+  factProvider(name: string): string | undefined {
+    return this.#facts.get(name)?.plugin;
   }
   get itemTypeNames(): string[] {
     return [...this.#itemTypes.keys()].sort();
@@ -82,9 +90,12 @@ function add<T extends { readonly name: string }>(
   kind: string,
   plugin: Plugin,
   values: readonly T[] | undefined,
+  options: { shareable?: boolean } = {},
 ): void {
   for (const value of values ?? []) {
     const existing = map.get(value.name);
+    // One fact shared by two plugins (a template plugin listing the file items' stat fact) is no clash.
+    if (options.shareable && existing?.value === value) continue;
     if (existing) {
       throw new FettleError('E_PLUGIN', `${kind} '${value.name}' is provided by two plugins: '${existing.plugin}' and '${plugin.name}'`, {
         where: 'fettle.config plugins',

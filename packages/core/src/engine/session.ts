@@ -126,6 +126,15 @@ export class HostSession {
   fact<Q, R>(fact: Fact<Q, R>, query: Q): Promise<R> {
     const key = fact.key ? fact.key(query) : JSON.stringify(query);
     let ask = this.#facts.get(fact.name);
+    if (ask && ask.fact !== fact) {
+      // Two definitions under one name, not listed in any plugin's `facts` (the registry refuses listed ones at load).
+      return Promise.reject(
+        new FettleError('E_PLUGIN', `two different facts are named '${fact.name}'`, {
+          where: `host ${this.host.name}`,
+          hint: "list each plugin's facts in definePlugin({ facts }) so the clash is reported with both packages before any host is touched",
+        }),
+      );
+    }
     if (!ask) {
       ask = { fact: fact, queries: new Map() };
       this.#facts.set(fact.name, ask);
