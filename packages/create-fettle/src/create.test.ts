@@ -26,7 +26,7 @@ describe('package manager', () => {
   it("prefers the site's lockfile over who ran us", () => {
     const dir = tempDir();
     expect(detectPackageManager(dir, 'yarn/1.22.22')).toBe('yarn');
-    expect(detectPackageManager(dir, undefined)).toBe('npm');
+    expect(detectPackageManager(dir, '')).toBe('npm'); // '' = no agent: undefined would take the default, the env of whoever runs the tests
     writeFileSync(path.join(dir, 'pnpm-lock.yaml'), '');
     expect(detectPackageManager(dir, 'yarn/1.22.22')).toBe('pnpm');
     expect(addCommand('pnpm', ['@fettle/items-apt'])).toEqual(['pnpm', ['add', '@fettle/items-apt']]);
