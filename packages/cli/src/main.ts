@@ -7,6 +7,7 @@ import { siteAsNode } from './node-mode.js';
 import { runCommand } from './commands/run.js';
 import { createSecretPrompt } from './prompt.js';
 import { hostsCommand, itemsCommand } from './commands/inspect.js';
+import { sshSettingsCommand } from './commands/ssh-settings.js';
 import { pluginsCommand } from './commands/plugins.js';
 import { addPluginsCommand } from './commands/add.js';
 import { initCommand } from './commands/init.js';
@@ -134,8 +135,9 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
     .summary('list hosts, their transport, groups and roles')
     .argument('[selector]', 'hosts to list (see Selectors)')
     .option('--vars', "show each host's vars and where each value came from")
-    .action(async (selector: string | undefined, options: { vars?: boolean }) => {
-      exitCode = await hostsCommand(await site(), output(), selector, Boolean(options.vars));
+    .option('--ssh', "show the SSH settings each host will be reached with, and each jump host's, as ssh -G spells them")
+    .action(async (selector: string | undefined, options: { vars?: boolean; ssh?: boolean }) => {
+      exitCode = options.ssh ? await sshSettingsCommand(await site(), output(), selector) : await hostsCommand(await site(), output(), selector, Boolean(options.vars));
     });
   program
     .command('plugins')

@@ -30,3 +30,4 @@ export {
   type MachineTreeOptions,
 } from './machine-tree.js';
 export { machineLeftovers, type LeftoverOwner } from './machine-cleanup.js';
+export { asRequest, setupSshConfigTable, TABLE_ALIASES, type SshConfigTable, type SshLookup, type TableCase } from './ssh-config-table.js';

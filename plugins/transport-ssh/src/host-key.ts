@@ -1,7 +1,7 @@
 import { UnreachableError } from '@fettle/core';
 import type { ServerHostKeyAlgorithm } from 'ssh2';
 import { appendKnownHost } from './known-hosts-file.js';
-import { checkHostKey, fingerprint, keyTypeOfBlob, knownKeyTypes, type KnownHostEntry } from './known-hosts.js';
+import { checkHostKey, entryMatches, fingerprint, keyTypeOfBlob, knownKeyTypes, type KnownHostEntry } from './known-hosts.js';
 import type { Endpoint, HostKeyPolicy } from './settings.js';
 
 export type { HostKeyPolicy } from './settings.js';
@@ -48,6 +48,14 @@ export async function verifyHostKey(input: VerifyInput): Promise<UnreachableErro
   if (verdict.kind === 'revoked') return new UnreachableError('host-key', `${where}: the host key ${describeEntry(verdict.entry)} is marked @revoked; refusing to connect`);
   if (verdict.kind === 'changed') return changed(where, name, key, verdict.expected);
   const file = endpoint.recordFile;
+  const authority = entries.find((entry) => entry.marker === 'cert-authority' && entryMatches(entry, name.toLowerCase()));
+  if (authority && (policy === 'strict' || !file)) {
+    return new UnreachableError(
+      'host-key',
+      `${where}: known_hosts trusts a certificate authority for ${name} (@cert-authority, ${authority.file}:${authority.line}), but ssh2 cannot check host certificates: ` +
+        `offered plain key ${describeKey(key)}, not found. Use transport 'openssh' (the system ssh) for this host, or add its plain host key`,
+    );
+  }
   if (policy === 'strict' || !file) {
     return new UnreachableError(
       'host-key',

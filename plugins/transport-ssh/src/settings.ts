@@ -43,8 +43,10 @@ export interface SshSettings {
   readonly target: Endpoint;
   /** ProxyJump chain, first hop first. */
   readonly jumps: readonly Endpoint[];
-  /** Settings this transport cannot honour, each naming the setting. */
+  /** Settings this transport cannot honour but can do without, each naming the setting. */
   readonly warnings: readonly string[];
+  /** Settings it cannot do without (a ProxyCommand): connect refuses the host with the first. */
+  readonly problems: readonly string[];
 }
 
 export interface Explicit {
@@ -104,15 +106,16 @@ export async function resolveChain(request: ResolveRequest, config: ConfigChoice
 export async function resolveSettings(host: Host, options: SshOptions, siteDir: string): Promise<SshSettings> {
   const chain = await resolveChain(hostRequest(host, options), configChoice(options, siteDir));
   const warnings: string[] = [];
-  const endpoints = chain.map((hop) => endpointOf(hop, options, siteDir, warnings));
+  const problems: string[] = [];
+  const endpoints = chain.map((hop) => endpointOf(hop, options, siteDir, warnings, problems));
   const target = endpoints.at(-1);
   if (!target) throw new Error(`no settings for ${host.name}`);
-  return { name: host.name, target, jumps: endpoints.slice(0, -1), warnings: [...new Set(warnings)] };
+  return { name: host.name, target, jumps: endpoints.slice(0, -1), warnings: [...new Set(warnings)], problems };
 }
 
 const line = (values: SshValues, keyword: keyof SshValues['lines']): string | undefined => values.lines[keyword]?.[0];
 
-function endpointOf(hop: ResolvedHop, options: SshOptions, siteDir: string, warnings: string[]): Endpoint {
+function endpointOf(hop: ResolvedHop, options: SshOptions, siteDir: string, warnings: string[], problems: string[]): Endpoint {
   const { values } = hop;
   const alias = hop.request.host;
   const hostname = line(values, 'hostname') ?? alias;
@@ -124,7 +127,7 @@ function endpointOf(hop: ResolvedHop, options: SshOptions, siteDir: string, warn
   for (const note of values.notes) warnings.push(`${alias}: ${note}`);
 
   if (line(values, 'proxycommand') !== undefined) {
-    throw new Error(`ssh_config gives ${alias} a ProxyCommand (${line(values, 'proxycommand') ?? ''}), which the ssh2 transport does not run; use ProxyJump, or ${USE_OPENSSH}`);
+    problems.push(`ssh_config gives ${alias} a ProxyCommand (${line(values, 'proxycommand') ?? ''}), which the ssh2 transport does not run; use ProxyJump, or ${USE_OPENSSH}`);
   }
   for (const file of values.lines.certificatefile ?? []) {
     warnings.push(`ssh_config CertificateFile ${file} (for ${alias}) cannot be used by ssh2, which has no SSH certificate support; the plain key is offered instead. To log in with the certificate, ${USE_OPENSSH}`);
@@ -181,7 +184,7 @@ function endpointOf(hop: ResolvedHop, options: SshOptions, siteDir: string, warn
     recordFile,
     hashKnownHosts: line(values, 'hashknownhosts') === 'yes',
     hostKeyPolicy: options.hostKeyPolicy ?? policyOf(line(values, 'stricthostkeychecking')),
-    hostKeyAlgorithms: ssh2Algorithms(line(values, 'hostkeyalgorithms'), alias, warnings),
+    hostKeyAlgorithms: ssh2Algorithms(line(values, 'hostkeyalgorithms'), alias, warnings, problems),
     // ssh's default is no keepalive; fettle still wants to notice a dead peer mid-run.
     keepaliveIntervalMs: interval > 0 ? interval * 1000 : 15_000,
     keepaliveCountMax: countMax > 0 ? countMax : 3,
@@ -204,14 +207,15 @@ function agentSocket(configured: string | undefined): string | undefined {
 }
 
 /** A configured HostKeyAlgorithms, kept to what ssh2 negotiates; the default list leaves ssh2's order alone. */
-function ssh2Algorithms(value: string | undefined, alias: string, warnings: string[]): ServerHostKeyAlgorithm[] | undefined {
+function ssh2Algorithms(value: string | undefined, alias: string, warnings: string[], problems: string[]): ServerHostKeyAlgorithm[] | undefined {
   if (value === undefined || value === DEFAULT_HOST_KEY_ALGORITHMS.join(',')) return undefined;
   const list = value.split(',');
   const usable = list.filter((name): name is ServerHostKeyAlgorithm => SSH2_HOST_KEY_ALGORITHMS.has(name));
   const dropped = list.filter((name) => !SSH2_HOST_KEY_ALGORITHMS.has(name) && !/-cert-v01@openssh\.com$|^sk-/.test(name));
   if (dropped.length > 0) warnings.push(`ssh_config HostKeyAlgorithms for ${alias} names ${dropped.join(', ')}, which ssh2 cannot use; ${USE_OPENSSH} to use them`);
-  if (usable.length === 0) throw new Error(`ssh_config HostKeyAlgorithms for ${alias} (${value}) leaves nothing ssh2 can use; ${USE_OPENSSH}`);
-  return usable;
+  if (usable.length > 0) return usable;
+  problems.push(`ssh_config HostKeyAlgorithms for ${alias} (${value}) leaves nothing ssh2 can use; ${USE_OPENSSH}`);
+  return undefined;
 }
 
 /** `[user@]host[:port]` (or `ssh://user@host:port`, `[v6addr]:port`), comma-separated. */

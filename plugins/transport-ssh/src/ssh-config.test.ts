@@ -5,6 +5,7 @@ import type { Host } from '@fettle/core';
 import { describe, expect, it } from 'vitest';
 import { sshOptionsSchema, type SshOptionsInput } from './options.js';
 import { parseJumpSpec, resolveSettings, type SshSettings } from './settings.js';
+import { connectHost, rejection } from './test-support.js';
 
 const FIXTURES = path.dirname(fileURLToPath(new URL('./fixtures/ssh_config', import.meta.url)));
 const CONFIG = path.join(FIXTURES, 'ssh_config');
@@ -76,7 +77,9 @@ describe('ssh_config resolution (fixture)', () => {
   });
 
   it('refuses ProxyCommand rather than silently connecting directly, pointing at the openssh transport', async () => {
-    await expect(resolve('piped')).rejects.toThrow(/ProxyCommand.*ProxyJump.*transport 'openssh'/);
+    expect((await resolve('piped')).problems[0]).toMatch(/ProxyCommand.*ProxyJump.*transport 'openssh'/);
+    const error = await rejection(connectHost({ ...host('piped'), transport: 'ssh', transportOptions: { sshConfig: CONFIG } }));
+    expect(error.message).toMatch(/ProxyCommand/);
   });
 
   it('honours IdentitiesOnly and IdentityAgent none for the agent', async () => {

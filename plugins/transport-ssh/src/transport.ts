@@ -23,6 +23,7 @@ export const sshTransport: TransportDefinition<typeof sshOptionsSchema> = define
     let settings;
     try {
       settings = await resolveSettings(host, options, context.siteDir);
+      if (settings.problems[0] !== undefined) throw new Error(settings.problems[0]);
     } catch (error) {
       throw new FettleError('E_TRANSPORT', error instanceof Error ? error.message : String(error), { where: `host ${host.name}`, cause: error });
     }
@@ -69,7 +70,7 @@ async function describeSettings(host: Host, options: SshOptions, context: Connec
       return [line.slice(0, space), line.slice(space + 1)] as const;
     }),
   }));
-  return { hops, warnings: settings.warnings };
+  return { hops, warnings: [...settings.problems, ...settings.warnings] };
 }
 
 /** SFTP when the server offers it, else the same operations through commands. */
