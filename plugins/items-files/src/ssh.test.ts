@@ -3,13 +3,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryHostStore, Registry, runSite, secret, type EngineEvent, type ItemMap, type RunMode, type SecretStore, type SiteConfig } from '@fettle/core';
 import { silentHost, sshdForTests, type SshdKit } from '@fettle/testkit';
+import openssh from '@fettle/transport-openssh';
 import ssh from '@fettle/transport-ssh';
 import files from './index.js';
 
 const HOSTS = ['web1', 'web2', 'web3'];
-const sshd = sshdForTests({ hosts: HOSTS });
-beforeAll(sshd.start);
-afterAll(sshd.stop);
 
 const SECRET = 'correct-horse-battery-staple-42';
 const secrets: SecretStore = {
@@ -19,9 +17,20 @@ const secrets: SecretStore = {
   set: () => Promise.reject(new Error('read-only')),
 };
 
+/**
+ * The same tests for both SSH transports: ssh2 (files over SFTP) and the system ssh
+ * (ControlMaster; files as commands). The engine must not tell them apart, and both
+ * keep the round-trip budget.
+ */
+const TRANSPORTS = [
+  { transport: 'ssh', plugin: ssh, coldSftp: 1 },
+  { transport: 'openssh', plugin: openssh, coldSftp: 0 },
+] as const;
+let transport: (typeof TRANSPORTS)[number] = TRANSPORTS[0];
+
 function sshHost(kit: SshdKit, name: string, extra: Record<string, unknown> = {}) {
   return {
-    transport: 'ssh',
+    transport: transport.transport,
     address: kit.address,
     port: kit.port,
     user: kit.user,
@@ -31,7 +40,7 @@ function sshHost(kit: SshdKit, name: string, extra: Record<string, unknown> = {}
 
 function site(hosts: Record<string, ReturnType<typeof sshHost>>, items: (host: string) => ItemMap): SiteConfig {
   return {
-    plugins: [files, ssh],
+    plugins: [files, transport.plugin],
     hosts: new MemoryHostStore({ hosts, defaultRoles: ['r'] }),
     roles: { r: (host) => items(host.name) },
     secrets,
@@ -51,7 +60,15 @@ function hundredFiles(host: string): ItemMap {
   return items;
 }
 
-describe('file items over SSH through the engine', () => {
+describe.each(TRANSPORTS)('file items over SSH through the engine ($transport transport)', (current) => {
+  // A daemon of its own, so each transport starts from empty target roots.
+  const sshd = sshdForTests({ hosts: HOSTS });
+  beforeAll(async () => {
+    transport = current;
+    await sshd.start();
+  });
+  afterAll(sshd.stop);
+
   it('applies a site to 3 hosts in parallel; the second apply changes nothing', async () => {
     const kit = sshd.get();
     const config = site(Object.fromEntries(HOSTS.map((name) => [name, sshHost(kit, name)])), (host) => ({
@@ -81,7 +98,7 @@ describe('file items over SSH through the engine', () => {
     const coldCounts = await kit.countsSince(mark);
     expect(coldCounts.connections).toBe(1);
     expect(coldCounts.execs).toBeLessThanOrEqual(8);
-    expect(coldCounts.sftp).toBe(1);
+    expect(coldCounts.sftp).toBe(current.coldSftp);
 
     for (const mode of ['verify', 'apply'] as const) {
       mark = await kit.mark();
