@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -71,6 +72,21 @@ describe.skipIf(machines.skip)('booted hosts', () => {
     await expect(failingTest()).rejects.toThrow('a test that fails while its host runs');
     expect(mine()).toEqual([]);
     await gamma.stop(); // idempotent
+  }, 180_000);
+
+  it('move sshd to another port when the one picked was taken before it could bind', async () => {
+    const blocker = createServer((sock) => sock.destroy());
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as AddressInfo).port;
+    try {
+      await using delta = await startMachine('delta', { sshPort: taken });
+      expect(delta.port).not.toBe(taken);
+      const res = await run('ssh', [...delta.sshArgs(), 'root@127.0.0.1', 'hostname']);
+      expect(res.stdout).toBe('delta\n');
+      expect(await delta.counts()).toMatchObject({ connections: 1, execs: 1 });
+    } finally {
+      blocker.close();
+    }
   }, 180_000);
 
   it('take their hosts down when the test process is SIGKILLed (watchdog)', async () => {

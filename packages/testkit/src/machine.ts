@@ -22,6 +22,8 @@ import { sshFingerprint, type SshInventoryHost } from './sshd.js';
 export interface StartMachineOptions extends MachineTreeOptions {
   /** How long systemd may take to settle; default 120 s (a loaded CI machine is slow). */
   bootTimeoutMs?: number;
+  /** The loopback port sshd should listen on; default a free one (another is picked if it turns out taken). */
+  sshPort?: number;
   /** Where progress lines go (the tree build takes minutes the first time); default stderr. */
   log?: (line: string) => void;
 }
@@ -217,7 +219,7 @@ async function installKeys(dir: string, root: string, name: string, port: number
 
 async function boot(name: string, state: LiveMachine, options: StartMachineOptions): Promise<Machine> {
   const { dir, root } = state;
-  const port = await freePort();
+  let port = options.sshPort ?? (await freePort());
   const keys = await installKeys(dir, root, name, port);
   const consolePath = join(dir, 'console.log');
   const started = Date.now();
@@ -259,8 +261,20 @@ async function boot(name: string, state: LiveMachine, options: StartMachineOptio
     answer = `${bootState} ${res.stderr.trim()}`.trim();
     if (!['running', 'degraded'].includes(bootState)) await sleep(100);
   }
-  while (!(await portAccepts(port))) {
-    if (Date.now() >= deadline) {
+  // A free port picked before boot can be taken meanwhile: sshd then fails to bind
+  // (whoever holds the port may well accept connections), so pick another and restart it.
+  for (let attempt = 1; ; ) {
+    const sshState = (await inside('systemctl is-active ssh.service')).stdout.trim();
+    if (sshState === 'active' && (await portAccepts(port))) break;
+    if (sshState === 'failed' && attempt < 3) {
+      attempt++;
+      port = await freePort();
+      await writeFile(join(root, 'etc/ssh/sshd_config'), sshdConfig(port), { mode: 0o644 });
+      await writeFile(keys.knownHostsPath, `[127.0.0.1]:${port} ${keys.hostPublicKey}\n`, { mode: 0o644 });
+      await inside('systemctl reset-failed ssh.service; systemctl restart ssh.service');
+      continue;
+    }
+    if (Date.now() >= deadline || sshState === 'failed') {
       const journal = (await inside('journalctl -u ssh.service -n 30 --no-pager')).stdout;
       throw await failure(`: sshd does not accept on 127.0.0.1:${port}\n--- journal of ssh.service ---\n${journal}`);
     }
