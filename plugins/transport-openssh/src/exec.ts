@@ -47,7 +47,11 @@ export class Sessions {
     const lost = this.#master.lost;
     if (lost !== undefined) return Promise.reject(this.#lostError(lost));
     return new Promise<ExecResult>((resolve, reject) => {
-      const child = spawn(this.#binary, [...this.#master.clientArgs(), command], { stdio: ['pipe', 'pipe', 'pipe'] });
+      // The command travels on stdin, ahead of its own input, never in ssh's argv: any
+      // local user can read a process's arguments, and a command may carry a secret.
+      const text = Buffer.from(command);
+      const child = spawn(this.#binary, [...this.#master.clientArgs(), readCommandFirst(text.length)], { stdio: ['pipe', 'pipe', 'pipe'] });
+      child.stdin.write(text);
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
       let failed: Error | undefined;
@@ -76,4 +80,13 @@ export class Sessions {
   #lostError(why: string): UnreachableError {
     return new UnreachableError('lost', `${this.#hostName}: connection lost (${why})`);
   }
+}
+
+/**
+ * The remote side of a command sent on stdin: read exactly its bytes (dd bs=1 never
+ * reads past them, so the rest of stdin stays the command's own), then run it. In
+ * `sh -c`, whatever the login shell; `echo .` keeps trailing newlines through `$( )`.
+ */
+export function readCommandFirst(length: number): string {
+  return `sh -c 'c=$(dd bs=1 count=${length} 2>/dev/null; echo .); eval "\${c%.}"'`;
 }

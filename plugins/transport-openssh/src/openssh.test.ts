@@ -1,11 +1,15 @@
-import { readdir, readFile, mkdir, stat, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { isUnreachableError } from '@fettle/core';
 import { authorizeKey, createTestUser, grantNopasswdSudo, silentHost, sshdForTests, type TestUser } from '@fettle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectHost, kitHost, rejection } from './test-support.js';
 
+const run = promisify(execFile);
 const privateFolders = async (): Promise<string[]> => (await readdir(tmpdir())).filter((name) => name.startsWith('fettle-ssh-'));
 
 describe('openssh transport against the test kit sshd', () => {
@@ -28,6 +32,24 @@ describe('openssh transport against the test kit sshd', () => {
     await transport.close();
     expect(await privateFolders()).toEqual(before);
     expect(await kit.countsSince(mark)).toMatchObject({ connections: 1, execs: 3, sftp: 0, failedAuth: 0 });
+  });
+
+  it("never puts a command in a local process's arguments (a command may carry a secret); stdin after it stays the command's", async () => {
+    const kit = sshd.get();
+    const transport = await connectHost(kitHost(kit));
+    try {
+      const marker = `secret-${Date.now()}-marker`;
+      const running = transport.exec(`sleep 1; printf '%s\\n' '${marker}'; cat`, { stdin: 'payload\nlines\n' });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const { stdout: processes } = await run('ps', ['-eo', 'args']);
+      expect(processes).toContain('dd bs=1 count='); // the command is in flight
+      expect(processes).not.toContain(marker);
+      const result = await running;
+      expect([result.code, result.stdout.toString()]).toEqual([0, `${marker}\npayload\nlines\n`]);
+      expect((await transport.exec('printf "a\\n\\n"; exit 7')).code).toBe(7);
+    } finally {
+      await transport.close();
+    }
   });
 
   it('writes files made in one tick with ONE command, atomically, with modes; reads and stats them', async () => {
@@ -110,10 +132,28 @@ describe('openssh transport against the test kit sshd', () => {
   });
 });
 
-describe('openssh transport: become (sudo NOPASSWD)', () => {
+/** testkit has no helper for a password-protected sudo user: set a password and a rule that requires it. */
+async function grantPasswordSudo(user: TestUser, password: string): Promise<() => Promise<void>> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('chpasswd', [], { stdio: ['pipe', 'ignore', 'inherit'] });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`chpasswd exited ${String(code)}`))));
+    child.stdin.end(`${user.name}:${password}\n`);
+  });
+  const file = `/etc/sudoers.d/fettle-test-pw-${user.name}`;
+  const temp = `/etc/sudoers.d/.fettle-test-pw-${user.name}.tmp`; // names with '.' are ignored by sudo
+  await writeFile(temp, `${user.name} ALL=(ALL) ALL\n`, { mode: 0o440 });
+  await run('visudo', ['-cf', temp]);
+  await rename(temp, file);
+  return () => rm(file, { force: true });
+}
+
+describe('openssh transport: become (sudo)', () => {
   const sshd = sshdForTests({ hosts: ['node1'] });
   const cleanups: (() => Promise<void>)[] = [];
+  const password = `pw-${randomBytes(6).toString('hex')}`;
   let user: TestUser;
+  let withPassword: TestUser;
 
   beforeAll(async () => {
     await sshd.start();
@@ -121,6 +161,10 @@ describe('openssh transport: become (sudo NOPASSWD)', () => {
     cleanups.push(() => user.remove());
     cleanups.push(await grantNopasswdSudo(user));
     await authorizeKey(user, sshd.get().clientPublicKey);
+    withPassword = await createTestUser('fettleopw');
+    cleanups.push(() => withPassword.remove());
+    cleanups.push(await grantPasswordSudo(withPassword, password));
+    await authorizeKey(withPassword, sshd.get().clientPublicKey);
   });
   afterAll(async () => {
     await sshd.stop();
@@ -141,6 +185,35 @@ describe('openssh transport: become (sudo NOPASSWD)', () => {
       expect([info.uid, info.gid, info.mode & 0o7777]).toEqual([0, 0, 0o600]);
     } finally {
       await transport.close();
+    }
+  });
+
+  it('with a sudo password from the environment: sent only to sudo, stdin intact; a wrong one fails once and is never shown', async () => {
+    const kit = sshd.get();
+    process.env['FETTLE_TEST_OSSH_PW'] = password;
+    process.env['FETTLE_TEST_OSSH_BAD'] = `${password}-wrong`;
+    try {
+      const good = await connectHost(kitHost(kit, { become: 'sudo', sudoPassword: { env: 'FETTLE_TEST_OSSH_PW' } }, { user: withPassword.name }));
+      try {
+        const result = await good.exec('id -un; cat', { stdin: 'payload\n' });
+        expect([result.code, result.stdout.toString()]).toEqual([0, 'root\npayload\n']);
+        expect(result.stderr.toString()).not.toContain(password);
+      } finally {
+        await good.close();
+      }
+      const bad = await connectHost(kitHost(kit, { become: 'sudo', sudoPassword: { env: 'FETTLE_TEST_OSSH_BAD' } }, { user: withPassword.name }));
+      try {
+        const first = await rejection(bad.exec('id -un'));
+        expect(first.message).toMatch(/sudo rejected the password/);
+        const second = await rejection(bad.exec('id -un'));
+        expect(second.message).toMatch(/rejected the password earlier/);
+        expect(`${first.message}${second.message}`).not.toContain(password);
+      } finally {
+        await bad.close();
+      }
+    } finally {
+      delete process.env['FETTLE_TEST_OSSH_PW'];
+      delete process.env['FETTLE_TEST_OSSH_BAD'];
     }
   });
 
