@@ -176,7 +176,7 @@ describe('secrets never leak', () => {
   it('apply writes every secret-bearing file 0600 over SFTP, sudo and locally, the binary secret byte-exact', () => {
     const apply = fettle(['apply']);
     expect(apply.code, text(apply)).toBe(1); // action:fails fails, and only it
-    expect(text(apply)).toMatch(/action:fails  failed: host web1: command exited 3/);
+    expect(text(apply)).toMatch(/action:fails {2}failed: host web1: command exited 3/);
     for (const [host, root] of Object.entries(roots())) {
       for (const file of SECRET_FILES) expect(statSync(path.join(root, file)).mode & 0o777, `${host} ${file}`).toBe(0o600);
       expect(sha256(readFileSync(path.join(root, 'etc/app/app.keytab'))), host).toBe(sha256(KEYTAB));
