@@ -16,21 +16,24 @@ const MISSING = 44;
 const BATCH_BYTES = 8 * 1024 * 1024;
 
 /**
- * `w INDEX PATH MODE OWNER GROUP <<heredoc(base64)`: decode into a temp file beside the
- * target (mktemp), owner (before mode: chown clears setuid bits), mode, fsync, rename
- * over the target; the trap removes the temp file on any failure. Prints
- * `INDEX CODE BASE64(stderr)`, so each file fails or succeeds on its own.
+ * The upload script, in three steps so the cost per file stays at a few programs:
+ * `w INDEX PATH MODE OWNER GROUP <<heredoc(base64)` decodes into a temp file beside the
+ * target (created exclusively, named by the batch's random token), owner (before mode:
+ * chown clears setuid bits) and mode, removing the temp file on any failure; then ONE
+ * `sync` of every temp file; then each is renamed over its target. Every file reports
+ * `INDEX CODE BASE64(stderr)`, so each succeeds or fails on its own.
  */
-const WRITE_FUNCTION = `w() { i=$1; shift; e=$( (set -e
-p=$1; d=$(dirname -- "$p"); b=$(basename -- "$p")
-t=$(mktemp "$d/.$b.fettle-XXXXXX")
-trap 'rm -f -- "$t"' EXIT
-base64 -d > "$t"
-if [ -n "$3$4" ]; then chown -- "$3\${4:+:$4}" "$t"; fi
-chmod -- "$2" "$t"
-sync -- "$t" 2>/dev/null || sync
-mv -f -- "$t" "$p"
-trap - EXIT) 2>&1 ); r=$?; printf '%s %s %s\\n' "$i" "$r" "$(printf '%s' "$e" | base64 | tr -d '\\n')"; }`;
+const uploadHead = (token: string): string => `ok=
+s() { printf '%s %s %s\\n' "$1" "$2" "$(printf '%s' "$3" | base64 | tr -d '\\n')"; }
+w() { i=$1; p=$2; t="\${p%/*}/.\${p##*/}.fettle-${token}-$i"
+e=$( (set -eC; trap 'rm -f -- "$t"' EXIT; base64 -d > "$t"
+if [ -n "$4$5" ]; then chown -- "$4\${5:+:$5}" "$t"; fi
+chmod -- "$3" "$t"; trap - EXIT) 2>&1 ) && { ok="$ok $i"; eval "t_$i=\\$t p_$i=\\$p"; } || s "$i" "$?" "$e"; }`;
+
+const UPLOAD_TAIL = `set --; for i in $ok; do eval "set -- \\"\\$@\\" \\"\\$t_$i\\""; done
+if [ $# -gt 0 ]; then sync -- "$@" 2>/dev/null || sync; fi
+for i in $ok; do eval "t=\\$t_$i p=\\$p_$i"
+if e=$(mv -f -- "$t" "$p" 2>&1); then printf '%s 0 \\n' "$i"; else r=$?; rm -f -- "$t"; s "$i" "$r" "$e"; fi; done`;
 
 const READ_SCRIPT = `[ -e "$1" ] || exit ${MISSING}; exec cat -- "$1"`;
 // %f is the raw st_mode in hex; stat does not follow a symlink unless told to (-L).
@@ -54,11 +57,12 @@ export function commandFiles(run: Runner, hostName: string): FileOps {
     new FettleError('E_TRANSPORT', `${what}: ${stderr.toString().trim() || `exit code ${String(code)}`}`, { where: `host ${hostName}` });
 
   const upload = async (writes: readonly PendingWrite[]): Promise<void> => {
-    const lines = [WRITE_FUNCTION];
+    const lines = [uploadHead(randomBytes(6).toString('hex'))];
     writes.forEach((write, index) => {
       const end = `FETTLE_EOF_${randomBytes(8).toString('hex')}`;
       lines.push(`w ${index} ${write.args.map(shellQuote).join(' ')} <<'${end}'`, write.data.toString('base64').replace(/.{1,76}/g, '$&\n').trimEnd(), end);
     });
+    lines.push(UPLOAD_TAIL);
     let result: ExecResult;
     try {
       result = await run('sh -s', Buffer.from(`${lines.join('\n')}\n`));
