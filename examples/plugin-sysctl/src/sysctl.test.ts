@@ -52,7 +52,7 @@ describe('sysctl items over a real sshd', () => {
     const kit = sshd.get();
     const root = kit.hosts['h1']?.root ?? '';
     const plan = await run(items, 'plan');
-    expect(plan.result.summary).toMatchObject({ changed: 11, failed: 0 });
+    expect(plan.result.summary).toMatchObject({ wouldChange: 11, failed: 0 });
 
     let mark = await kit.mark();
     const cold = await run(items, 'apply');

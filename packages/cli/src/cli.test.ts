@@ -58,7 +58,7 @@ describe('fettle on examples/site-basic', () => {
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     const run = JSON.parse(first.stdout) as { summary: Record<string, number>; hosts: { host: string; roundTrips: { fileWrites: number } }[] };
-    expect(run.summary).toEqual({ changed: 14, ok: 0, failed: 0, skipped: 0, unreachable: 0, hosts: 2 });
+    expect(run.summary).toEqual({ changed: 14, wouldChange: 0, ifTriggered: 0, drift: 0, ok: 0, failed: 0, skipped: 0, unreachable: 0, hosts: 2 });
     expect(readFileSync(motd, 'utf8')).toContain('Hello from node1, this is node1.');
     const before = statSync(motd).mtimeMs;
 

@@ -110,7 +110,7 @@ describe('fettle deploy to 3 hosts over SSH', () => {
     const run = JSON.parse(first.stdout) as DeployRun;
     expect(run.hosts.map((host) => [host.host, host.status, host.error])).toEqual(HOSTS.map((host) => [host, 'changed', undefined]));
     expect(first.code).toBe(0);
-    expect(run.summary).toEqual({ changed: 9, ok: 0, failed: 0, skipped: 0, unreachable: 0, hosts: 3 });
+    expect(run.summary).toEqual({ changed: 9, wouldChange: 0, ifTriggered: 0, drift: 0, ok: 0, failed: 0, skipped: 0, unreachable: 0, hosts: 3 });
     expect(run.deploy).toEqual({ name: 'deploy-test-site', version, uploaded: HOSTS });
     for (const host of HOSTS) {
       const root = kit.hosts[host]?.root ?? '';
@@ -127,7 +127,7 @@ describe('fettle deploy to 3 hosts over SSH', () => {
     const second = fettle(['deploy', '--json']);
     expect(second.code).toBe(0);
     const again = JSON.parse(second.stdout) as DeployRun;
-    expect(again.summary).toEqual({ changed: 0, ok: 9, failed: 0, skipped: 0, unreachable: 0, hosts: 3 });
+    expect(again.summary).toEqual({ changed: 0, wouldChange: 0, ifTriggered: 0, drift: 0, ok: 9, failed: 0, skipped: 0, unreachable: 0, hosts: 3 });
     expect(again.deploy.uploaded).toEqual([]);
     // Per host: one connection, one command (which found the bundle and ran it), no SFTP session.
     expect(await kit.countsSince(mark)).toMatchObject({ connections: 3, execs: 3, sftp: 0 });

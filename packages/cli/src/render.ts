@@ -1,33 +1,61 @@
 import pc from 'picocolors';
-import type { EngineEvent, HostResult, ItemResult, RunResult } from '@fettle/core';
+import type { EngineEvent, HostResult, ItemResult, ItemStatus, RunResult } from '@fettle/core';
 
-const SYMBOL: Record<ItemResult['status'], string> = { ok: '✓', changed: '~', failed: '✗', skipped: '-' };
+const SYMBOL: Record<ItemStatus, string> = { ok: '✓', changed: '~', wouldChange: '~', ifTriggered: '?', drift: '≠', failed: '✗', skipped: '-' };
 
-function statusWord(result: ItemResult, mode: RunResult['mode']): string {
-  if (result.status === 'changed') {
-    const verb = result.action === 'create' ? 'create' : result.action === 'delete' ? 'delete' : 'change';
-    return mode === 'apply' ? `${verb}d` : `would ${verb}`;
+/** The word for each status in the lines, the table and the summary: one truth with `--json`. */
+export const STATUS_WORD: Record<ItemStatus, string> = {
+  ok: 'ok',
+  changed: 'changed',
+  wouldChange: 'would change',
+  ifTriggered: 'runs if triggered',
+  drift: 'drift',
+  failed: 'failed',
+  skipped: 'skipped',
+};
+
+const DIFFERS: ReadonlySet<ItemStatus> = new Set(['changed', 'wouldChange', 'drift']);
+
+/** Full sha256 values are in `--json`; on screen 16 hex digits say enough. */
+const shortHashes = (text: string): string => text.replace(/\b([0-9a-f]{16})[0-9a-f]{48}\b/g, '$1…');
+
+function statusWord(result: ItemResult): string {
+  const verb = result.action === 'create' ? 'create' : result.action === 'delete' ? 'delete' : 'change';
+  switch (result.status) {
+    case 'changed':
+      return `${verb}d`;
+    case 'wouldChange':
+      return `would ${verb}`;
+    case 'ifTriggered':
+      return result.reason ?? 'runs if triggered';
+    case 'drift':
+      return result.action === 'create' ? 'drift: missing' : result.action === 'delete' ? 'drift: should not exist' : 'drift';
+    case 'failed':
+      return `failed: ${result.error ?? ''}`;
+    case 'skipped':
+      return `skipped: ${result.reason ?? ''}`;
+    default:
+      return 'ok';
   }
-  if (result.status === 'failed') return `failed: ${result.error ?? ''}`;
-  if (result.status === 'skipped') return `skipped: ${result.reason ?? ''}`;
-  return 'ok';
 }
 
 function colour(result: ItemResult, text: string): string {
-  if (result.status === 'changed') return pc.yellow(text);
+  if (DIFFERS.has(result.status) || result.status === 'ifTriggered') return pc.yellow(text);
   if (result.status === 'failed') return pc.red(text);
   if (result.status === 'skipped') return pc.dim(text);
   return pc.green(text);
 }
 
 /** The lines that describe one item result: a status line, its diff, its detail. */
-export function itemLines(host: string, result: ItemResult, mode: RunResult['mode']): string[] {
-  const lines = [`${pc.bold(host)}  ${colour(result, `${SYMBOL[result.status]} ${result.id}`)}  ${statusWord(result, mode)}`];
-  if (result.status === 'changed' || (result.status === 'failed' && result.diff)) {
+export function itemLines(host: string, result: ItemResult): string[] {
+  const lines = [`${pc.bold(host)}  ${colour(result, `${SYMBOL[result.status]} ${result.id}`)}  ${statusWord(result)}`];
+  if (DIFFERS.has(result.status) || (result.status === 'failed' && result.diff)) {
     for (const line of result.diff ?? []) {
-      if (line.have === undefined) lines.push(`    ${pc.dim(line.key)}  ${line.want ?? ''}`);
-      else if (line.want === undefined) lines.push(`    ${pc.dim(line.key)}  ${line.have}`);
-      else lines.push(`    ${pc.dim(line.key)}  ${pc.red(line.have)} → ${pc.green(line.want)}`);
+      const have = line.have === undefined ? undefined : shortHashes(line.have);
+      const want = line.want === undefined ? undefined : shortHashes(line.want);
+      if (have === undefined) lines.push(`    ${pc.dim(line.key)}  ${want ?? ''}`);
+      else if (want === undefined) lines.push(`    ${pc.dim(line.key)}  ${have}`);
+      else lines.push(`    ${pc.dim(line.key)}  ${pc.red(have)} → ${pc.green(want)}`);
     }
     if (result.detail) {
       for (const detailLine of result.detail.split('\n')) {
@@ -39,34 +67,44 @@ export function itemLines(host: string, result: ItemResult, mode: RunResult['mod
   return lines;
 }
 
-export function hostCounts(result: HostResult): Record<ItemResult['status'], number> {
-  const counts = { ok: 0, changed: 0, failed: 0, skipped: 0 };
+const emptyCounts = (): Record<ItemStatus, number> => ({ ok: 0, changed: 0, wouldChange: 0, ifTriggered: 0, drift: 0, failed: 0, skipped: 0 });
+
+export function hostCounts(result: HostResult): Record<ItemStatus, number> {
+  const counts = emptyCounts();
   for (const item of result.items) counts[item.status]++;
   return counts;
+}
+
+/** The statuses a mode reports, in table order (apply shows "would change" only when a readonly host had some). */
+function columns(run: RunResult): ItemStatus[] {
+  if (run.mode === 'verify') return ['drift', 'ok', 'failed', 'skipped'];
+  if (run.mode === 'plan') return ['wouldChange', 'ifTriggered', 'ok', 'failed', 'skipped'];
+  return run.summary.wouldChange > 0 ? ['changed', 'wouldChange', 'ok', 'failed', 'skipped'] : ['changed', 'ok', 'failed', 'skipped'];
 }
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
-/** The closing table and summary line. */
+/** The closing table and summary line: the same counts as the item lines and `--json`. */
 export function summaryLines(run: RunResult): string[] {
-  const label = run.mode === 'apply' ? 'changed' : 'to change';
+  const shown = columns(run);
   const width = Math.max(4, ...run.hosts.map((h) => h.host.length));
-  const lines = [pc.dim(`${'host'.padEnd(width)}  ${label.padStart(9)}  ${'ok'.padStart(5)}  ${'failed'.padStart(6)}  ${'skipped'.padStart(7)}  time`)];
+  const widths = shown.map((status) => Math.max(5, STATUS_WORD[status].length));
+  const lines = [pc.dim(`${'host'.padEnd(width)}  ${shown.map((status, index) => STATUS_WORD[status].padStart(widths[index] ?? 5)).join('  ')}  time`)];
   for (const host of run.hosts) {
     const counts = hostCounts(host);
-    if (host.status === 'unreachable') {
+    if (host.status === 'unreachable' && host.items.length === 0) {
       lines.push(`${host.host.padEnd(width)}  ${pc.red(`unreachable: ${host.error ?? ''}`)}`);
       continue;
     }
-    const row = `${host.host.padEnd(width)}  ${String(counts.changed).padStart(9)}  ${String(counts.ok).padStart(5)}  ${String(counts.failed).padStart(6)}  ${String(counts.skipped).padStart(7)}  ${seconds(host.ms)}`;
-    lines.push(host.error ? `${row}  ${pc.red(host.error)}` : host.readonly ? `${row}  ${pc.dim('readonly: nothing changed')}` : row);
+    const row = `${host.host.padEnd(width)}  ${shown.map((status, index) => String(counts[status]).padStart(widths[index] ?? 5)).join('  ')}  ${seconds(host.ms)}`;
+    const note = host.status === 'unreachable' ? pc.red(`unreachable: ${host.error ?? ''}`) : host.error ? pc.red(host.error) : host.readonly ? pc.dim('readonly: nothing changed') : '';
+    lines.push(note ? `${row}  ${note}` : row);
   }
   const s = run.summary;
-  lines.push(
-    `${pc.bold('summary')}: ${s.changed} ${label}, ${s.ok} ok, ${s.failed} failed, ${s.skipped} skipped, ${s.unreachable} unreachable (${s.hosts} host${s.hosts === 1 ? '' : 's'}, ${seconds(run.ms)})`,
-  );
+  const counts = shown.map((status) => `${s[status]} ${STATUS_WORD[status]}`).join(', ');
+  lines.push(`${pc.bold('summary')}: ${counts}, ${s.unreachable} unreachable (${s.hosts} host${s.hosts === 1 ? '' : 's'}, ${seconds(run.ms)})`);
   return lines;
 }
 
@@ -79,7 +117,7 @@ export class Progress {
   readonly #live: boolean;
   readonly #mode: RunResult['mode'];
   readonly #verbose: boolean;
-  readonly #hosts = new Map<string, { state: string; counts: Record<ItemResult['status'], number> }>();
+  readonly #hosts = new Map<string, { state: string; counts: Record<ItemStatus, number> }>();
   #drawn = 0;
 
   constructor(stream: NodeJS.WriteStream, mode: RunResult['mode'], verbose: boolean) {
@@ -96,7 +134,7 @@ export class Progress {
   }
 
   onEvent(event: EngineEvent): void {
-    const entry = this.#hosts.get(event.host) ?? { state: 'waiting', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 } };
+    const entry = this.#hosts.get(event.host) ?? { state: 'waiting', counts: emptyCounts() };
     this.#hosts.set(event.host, entry);
     switch (event.type) {
       case 'host-start':
@@ -110,7 +148,7 @@ export class Progress {
         break;
       case 'item-done':
         entry.counts[event.result.status]++;
-        if (event.result.status !== 'ok' || this.#verbose) this.print(itemLines(event.host, event.result, this.#mode));
+        if (event.result.status !== 'ok' || this.#verbose) this.print(itemLines(event.host, event.result));
         break;
       case 'host-done':
         entry.state = event.result.status;
@@ -141,11 +179,13 @@ export class Progress {
 
   #draw(): void {
     if (!this.#live) return;
-    const active = [...this.#hosts].filter(([, entry]) => !['ok', 'changed', 'failed', 'unreachable'].includes(entry.state));
+    const done: readonly string[] = ['ok', 'changed', 'wouldChange', 'drift', 'failed', 'unreachable'];
+    const active = [...this.#hosts].filter(([, entry]) => !done.includes(entry.state));
     const shown = active.slice(0, Math.max(1, (this.#stream.rows || 24) - 4));
+    const statuses = this.#mode === 'verify' ? (['drift', 'ok', 'failed', 'skipped'] as const) : this.#mode === 'plan' ? (['wouldChange', 'ok', 'failed', 'skipped'] as const) : (['changed', 'ok', 'failed', 'skipped'] as const);
     for (const [host, entry] of shown) {
-      const { ok, changed, failed, skipped } = entry.counts;
-      this.#stream.write(`${pc.cyan('…')} ${pc.bold(host)}  ${entry.state}  ${pc.dim(`${changed} changed, ${ok} ok, ${failed} failed, ${skipped} skipped`)}\n`);
+      const counts = statuses.map((status) => `${entry.counts[status]} ${STATUS_WORD[status]}`).join(', ');
+      this.#stream.write(`${pc.cyan('…')} ${pc.bold(host)}  ${entry.state}  ${pc.dim(counts)}\n`);
     }
     this.#drawn = shown.length;
   }

@@ -53,7 +53,7 @@ export { buildGraph, type ItemGraph } from './engine/graph.js';
 export { resolveTransport, connectHost } from './engine/connect.js';
 export { runSite, prepareHosts, type SiteRunOptions, type PreparedHost } from './engine/engine.js';
 export type { RunMode, ItemStatus, ItemResult, HostStatus, HostResult, Summary, RunResult, EngineEvent } from './engine/results.js';
-export { summarize } from './engine/results.js';
+export { summarize, ITEM_STATUSES, differsStatus } from './engine/results.js';
 export {
   STAMP_DIR,
   stampPath,

@@ -62,7 +62,7 @@ describe('action item', () => {
       'action:already-fine': { command: `echo never >> ${s.log}`, unless: 'true' },
     };
     const plan = await apply(items, 'plan');
-    expect(plan.byId['action:create-marker']).toMatchObject({ status: 'changed' });
+    expect(plan.byId['action:create-marker']).toMatchObject({ status: 'wouldChange' });
     expect(plan.byId['action:create-marker']?.detail).toContain(`unless: test -f ${marker} (exited 1)`);
     expect(plan.byId['action:already-fine']).toMatchObject({ status: 'ok' });
 
@@ -85,7 +85,7 @@ describe('action item', () => {
     expect(await s.lines()).toEqual(['ran', 'ran']);
     // plan only says it would run
     const plan = await apply(items, 'plan');
-    expect(plan.byId['action:always']).toMatchObject({ status: 'changed', diff: [{ key: 'done', want: 'done', have: 'to run' }] });
+    expect(plan.byId['action:always']).toMatchObject({ status: 'wouldChange', diff: [{ key: 'done', want: 'done', have: 'to run' }] });
     expect(await s.lines()).toEqual(['ran', 'ran']);
   });
 

@@ -105,7 +105,7 @@ describe('pkg_apt on the real apt', () => {
       [`pkg_apt:${second.name}`]: {},
     };
     const plan = await run(present, 'plan');
-    expect(plan.byId[`pkg_apt:${first.name}`]).toMatchObject({ status: 'changed', action: 'create' });
+    expect(plan.byId[`pkg_apt:${first.name}`]).toMatchObject({ status: 'wouldChange', action: 'create' });
     expect(await dpkgVersion(first.name)).toBeNull();
 
     const install = await run(present);

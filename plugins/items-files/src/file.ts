@@ -97,7 +97,7 @@ export const fileItem = defineItemType({
     await applyOwnership(context, item.name, change.keys, { ...item.attrs, mode: fileMode(item) });
   },
 
-  displayValue: (key, value) => (key === 'sha256' && typeof value === 'string' ? `sha256:${value.slice(0, 16)}…` : String(value)),
+  displayValue: (key, value) => (key === 'sha256' && typeof value === 'string' ? `sha256:${value}` : String(value)),
 
   async diffDetail(change, item, context) {
     if (change.cdict === null || !change.keys.includes('sha256')) return undefined;

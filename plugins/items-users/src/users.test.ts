@@ -81,7 +81,7 @@ describe('user and group on this machine', () => {
     };
 
     const plan = await run(created, 'plan');
-    expect(plan.byId[`user:${USER}`]).toMatchObject({ status: 'changed', action: 'create' });
+    expect(plan.byId[`user:${USER}`]).toMatchObject({ status: 'wouldChange', action: 'create' });
     expect(await getent('passwd', USER)).toBe('');
 
     const first = await run(created);

@@ -121,7 +121,7 @@ describe('template item over ssh', () => {
   it('re-renders when the hash input changed, and re-runs the task hashed on it', async () => {
     const plan = await run({ version: '1.25', greeting: 'bonjour' }, 'plan');
     const planned = plan.items.find((item) => item.id === 'template:/etc/app/app.conf');
-    expect(planned?.status).toBe('changed');
+    expect(planned?.status).toBe('wouldChange');
     expect(planned?.diff?.[0]?.key).toBe('hash');
     expect(planned?.detail).toContain('-# app 1.24');
     expect(planned?.detail).toContain('+# app 1.25');
@@ -144,7 +144,7 @@ describe('template item over ssh', () => {
   it('renders secret() inside a template lazily, writes it 0600, and redacts it from every report', async () => {
     const extra = { 'template:/etc/app/inline.conf': { source: 'inline-secret.eta' } };
     const plan = await run({ version: '1.25', greeting: 'bonjour' }, 'plan', 'node1', extra);
-    expect(plan.items.find((entry) => entry.id === 'template:/etc/app/inline.conf')?.status).toBe('changed');
+    expect(plan.items.find((entry) => entry.id === 'template:/etc/app/inline.conf')?.status).toBe('wouldChange');
     const applied = await run({ version: '1.25', greeting: 'bonjour' }, 'apply', 'node1', extra);
     const item = applied.items.find((entry) => entry.id === 'template:/etc/app/inline.conf');
     expect(item?.status).toBe('changed');

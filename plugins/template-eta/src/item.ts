@@ -150,7 +150,7 @@ export const templateItem: ItemTypeDefinition<typeof attributes> & { preview: ty
       if (commands.length > 0) await context.runChecked(commands.join(' && '));
     },
 
-    displayValue: (key, value) => ((key === 'sha256' || key === 'hash') && typeof value === 'string' ? `sha256:${value.slice(0, 16)}…` : String(value)),
+    displayValue: (key, value) => ((key === 'sha256' || key === 'hash') && typeof value === 'string' ? `sha256:${value}` : String(value)),
 
     async diffDetail(change, item, context) {
       if (change.cdict === null || (change.sdict !== null && !['sha256', 'hash', 'type'].some((key) => change.keys.includes(key)))) return undefined;

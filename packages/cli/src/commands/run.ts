@@ -21,7 +21,7 @@ export interface RunCommandOptions {
 export function exitCodeOf(run: RunResult): number {
   if (run.summary.unreachable > 0) return EXIT.unreachable;
   if (run.summary.failed > 0 || run.hosts.some((host) => host.status === 'failed')) return EXIT.failed;
-  if (run.mode === 'verify' && run.summary.changed > 0) return EXIT.failed;
+  if (run.summary.drift > 0) return EXIT.failed;
   return EXIT.ok;
 }
 
@@ -41,7 +41,7 @@ export async function runCommand(site: LoadedSite, out: Output, options: RunComm
     // An iterator buffers lines, so answers typed (or piped) ahead are not lost.
     const answers = prompt[Symbol.asyncIterator]();
     confirm = async (host, result) => {
-      progress?.print(itemLines(host, result, 'plan'));
+      progress?.print(itemLines(host, { ...result, status: 'wouldChange' }));
       out.stdout.write(`apply ${result.id} on ${host}? [y/N] `);
       const next = await answers.next();
       const answer = next.done ? '' : String(next.value).trim().toLowerCase();

@@ -126,8 +126,8 @@ describe('engine ordering', () => {
     const w = world();
     const t = w.make('t');
     const config = site([t], { 't:a': {}, 't:b': { value: 'x' } });
-    expect((await run(config, 'plan')).summary).toMatchObject({ changed: 2, ok: 0 });
-    expect((await run(config, 'verify')).summary).toMatchObject({ changed: 2 });
+    expect((await run(config, 'plan')).summary).toMatchObject({ wouldChange: 2, ok: 0 });
+    expect((await run(config, 'verify')).summary).toMatchObject({ drift: 2 });
     expect(w.spans).toHaveLength(0);
     await run(config, 'apply');
     const second = await run(config, 'apply');

@@ -7,7 +7,7 @@ import type { TaskSiteAccess } from '../tasks/remote.js';
 import type { TaskReport } from '../tasks/phase.js';
 import { connectHost } from './connect.js';
 import { HostSession } from './session.js';
-import type { EngineEvent, ItemResult } from './results.js';
+import { differsStatus, type EngineEvent, type ItemResult } from './results.js';
 
 /** Task reports as engine results: tasks appear as `task:ID` rows beside the items. */
 export function taskResult(report: TaskReport, mode: RunMode): ItemResult {
@@ -17,7 +17,7 @@ export function taskResult(report: TaskReport, mode: RunMode): ItemResult {
     case 'up-to-date':
       return { ...base, status: 'ok' };
     case 'would-run':
-      return { ...base, status: 'changed', diff: [{ key: mode === 'apply' ? 'ran' : 'would run', want: report.because }] };
+      return { ...base, status: differsStatus(mode), diff: [{ key: 'would run', want: report.because }] };
     case 'ran':
       return { ...base, status: 'changed', diff: [{ key: 'ran', want: report.because }] };
     case 'failed':

@@ -5,10 +5,20 @@ import type { RunMode } from '../protocols/run.js';
 export type { RunMode };
 
 /**
- * ok: in its desired state. changed: fixed (apply) or would change (plan/verify).
- * failed: an error. skipped: not attempted (a dependency failed, `skip`, not triggered, declined).
+ * One word per outcome, the same in the text lines, the summary and `--json`:
+ * ok: in its desired state. changed: fixed (apply). wouldChange: differs, and
+ * apply would fix it (plan, or apply on a readonly host). ifTriggered: a
+ * triggered item whose trigger would change, so apply would run it (plan).
+ * drift: differs from its desired state (verify). failed: an error, or never run
+ * because its host failed first. skipped: not attempted (a dependency failed,
+ * `skip`, not triggered, declined).
  */
-export type ItemStatus = 'ok' | 'changed' | 'failed' | 'skipped';
+export type ItemStatus = 'ok' | 'changed' | 'wouldChange' | 'ifTriggered' | 'drift' | 'failed' | 'skipped';
+
+export const ITEM_STATUSES: readonly ItemStatus[] = ['ok', 'changed', 'wouldChange', 'ifTriggered', 'drift', 'failed', 'skipped'];
+
+/** The status of an item that differs from its desired state, in a run that does not fix it. */
+export const differsStatus = (mode: RunMode): ItemStatus => (mode === 'verify' ? 'drift' : 'wouldChange');
 
 export interface ItemResult {
   readonly id: string;
@@ -25,7 +35,8 @@ export interface ItemResult {
   readonly ms: number;
 }
 
-export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable';
+/** A host's worst item status (failed, then changed, drift, wouldChange), or unreachable. */
+export type HostStatus = 'ok' | 'changed' | 'wouldChange' | 'drift' | 'failed' | 'unreachable';
 
 export interface HostResult {
   readonly host: string;
@@ -43,6 +54,9 @@ export interface HostResult {
 
 export interface Summary {
   changed: number;
+  wouldChange: number;
+  ifTriggered: number;
+  drift: number;
   ok: number;
   failed: number;
   skipped: number;
@@ -67,7 +81,7 @@ export type EngineEvent =
   | { readonly type: 'host-done'; readonly host: string; readonly result: HostResult };
 
 export function summarize(hosts: readonly HostResult[]): Summary {
-  const summary: Summary = { changed: 0, ok: 0, failed: 0, skipped: 0, unreachable: 0, hosts: hosts.length };
+  const summary: Summary = { changed: 0, wouldChange: 0, ifTriggered: 0, drift: 0, ok: 0, failed: 0, skipped: 0, unreachable: 0, hosts: hosts.length };
   for (const host of hosts) {
     if (host.status === 'unreachable') summary.unreachable++;
     for (const item of host.items) summary[item.status]++;

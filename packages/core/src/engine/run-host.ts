@@ -52,10 +52,16 @@ export async function runHost(prepared: PreparedHost, run: HostRunContext): Prom
 
   const connection = connected.transport;
   const session = new HostSession(host, connection, run.siteDir, secretResolver(host, run.site, run.redactor));
+  const reported = new Map<string, ItemResult>();
+  const emit = (event: EngineEvent): void => {
+    if (event.type === 'item-done') reported.set(event.result.id, event.result);
+    run.emit(event);
+  };
   try {
-    return report(await work(prepared, session, run, started), session);
+    return report(await work(prepared, session, { ...run, emit }, started), session);
   } catch (error) {
-    return report({ status: 'failed', items: [], error: formatError(error) }, session);
+    const message = formatError(error);
+    return report({ status: 'failed', items: notRun(prepared, reported, message, run.emit), error: message }, session);
   } finally {
     await connection.close().catch(() => undefined);
   }
@@ -88,7 +94,7 @@ async function work(prepared: PreparedHost, session: HostSession, run: HostRunCo
   const items =
     run.mode === 'apply' && !host.readonly
       ? await applyItems(built, graph, session, { emit: run.emit, confirm: run.confirm, signal: run.signal, stopped })
-      : await checkItems(built, session, run.emit, run.mode !== 'verify');
+      : await checkItems(built, graph, session, run.emit, run.mode);
   const halt = run.signal?.aborted ? 'interrupted' : stopped();
   const taskRows = tasks ? await runTasksStep(tasks, items, { host: host.name, mode: run.mode, emit: run.emit, stopped: halt }) : [];
   const all = [...items, ...taskRows];
@@ -101,7 +107,24 @@ async function work(prepared: PreparedHost, session: HostSession, run: HostRunCo
 }
 
 function hostStatus(items: readonly ItemResult[]): HostResult['status'] {
-  if (items.some((item) => item.status === 'failed')) return 'failed';
-  if (items.some((item) => item.status === 'changed')) return 'changed';
+  for (const status of ['failed', 'changed', 'drift', 'wouldChange'] as const) if (items.some((item) => item.status === status)) return status;
   return 'ok';
+}
+
+/**
+ * A host that failed after connecting: the items that reported keep their result,
+ * every other one counts as failed (it never ran), in the lines, summary and JSON alike.
+ */
+function notRun(prepared: PreparedHost, reported: ReadonlyMap<string, ItemResult>, error: string, emit: (event: EngineEvent) => void): ItemResult[] {
+  const host = prepared.built.host.name;
+  const items = prepared.built.items.map((item) => {
+    const known = reported.get(item.id);
+    if (known) return known;
+    const result: ItemResult = { id: item.id, status: 'failed', error: `not run: the host failed first: ${error.split('\n')[0] ?? error}`, ms: 0 };
+    emit({ type: 'item-done', host, result });
+    return result;
+  });
+  const ids = new Set(items.map((item) => item.id));
+  // Task rows that reported before the failure.
+  return [...items, ...[...reported.values()].filter((result) => !ids.has(result.id))];
 }

@@ -133,8 +133,8 @@ describe('setup tasks in apply', () => {
     world.log.length = 0;
     const result = await run('plan', ['db', 'web']);
     expect(world.log).toEqual([]);
-    expect(reasons(result['db'])['task:schema']).toBe('changed: hash changed from 1 to 2');
-    expect(reasons(result['web'])['task:app']).toBe('changed: dependency db/schema would run');
+    expect(reasons(result['db'])['task:schema']).toBe('wouldChange: hash changed from 1 to 2');
+    expect(reasons(result['web'])['task:app']).toBe('wouldChange: dependency db/schema would run');
     expect(result['web']?.items.find((item) => item.id === 'task:app')?.diff).toEqual([{ key: 'would run', want: 'dependency db/schema would run' }]);
   });
 
