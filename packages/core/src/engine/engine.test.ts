@@ -327,7 +327,7 @@ describe('engine secrets by every route', () => {
     const events: unknown[] = [];
     const result = await runSite({ site: config, siteDir: '/tmp', registry: new Registry(config.plugins), hosts: await config.hosts.listHosts(), mode: 'plan', emit: (event) => events.push(event) });
     const item = result.hosts[0]?.items[0];
-    expect(item?.status).toBe('changed');
+    expect(item?.status).toBe('wouldChange');
     expect(item?.detail).toBe('content: <secret content changed>');
     expect(item?.diff?.[0]?.want).toBe('key=<secret:pem>');
     expect(item?.diff?.[0]?.have).toMatch(/^hash:[0-9a-f]{12}…$/);
