@@ -4,7 +4,9 @@ import path from 'node:path';
 import type { Host } from '@fettle/core';
 import { sshdForTests } from '@fettle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectHost } from './test-support.js';
+import { opensshOptionsSchema } from './options.js';
+import { connectHost, testContext } from './test-support.js';
+import { opensshTransport } from './transport.js';
 
 /**
  * A ProxyJump chain of three test hosts before the target, where each host's own
@@ -63,6 +65,18 @@ describe('openssh transport: a three-hop ProxyJump chain from ssh_config', () =>
   afterAll(async () => {
     await Promise.all(kits.map((kit) => kit.stop()));
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('describe() shows each hop as ssh will use it (ssh -G), first hop first, without connecting', async () => {
+    const marks = await Promise.all(kits.map((kit) => kit.get().mark()));
+    const host: Host = { name: 'target', transport: 'openssh', transportOptions: { sshConfig: config }, groups: [], roles: [], vars: {}, readonly: false };
+    const description = await opensshTransport.describe?.(host, opensshOptionsSchema.parse(host.transportOptions), testContext().context);
+    expect(description?.hops.map((hop) => hop.name)).toEqual(['j1', 'j2', 'j3', 'target']);
+    const ports = kits.map((kit) => String(kit.get().port));
+    expect(description?.hops.map((hop) => hop.settings.find(([keyword]) => keyword === 'port')?.[1])).toEqual(ports);
+    expect(description?.hops[2]?.settings).toContainEqual(['proxyjump', 'j2']);
+    const counts = await Promise.all(kits.map((kit, index) => kit.get().countsSince(marks[index] ?? { offset: 0 })));
+    expect(counts.every((count) => count.connections === 0)).toBe(true);
   });
 
   it('reaches the target through j1, j2 and j3: one connection on each, the command only on the target', async () => {

@@ -20,6 +20,8 @@ process.once('exit', () => {
  */
 export class Master {
   readonly socket: string;
+  /** Lines ssh printed while connecting, for the run's warnings. */
+  warnings: readonly string[] = [];
   readonly #dir: string;
   readonly #child: ChildProcess;
   readonly #line: SshCommandLine;
@@ -57,6 +59,9 @@ export class Master {
       live.delete(child);
       if (!master.#closing) master.#lost = stderr.trim().split('\n').at(-1) ?? 'the ssh master connection exited';
     });
+    // What ssh said while connecting ("Permanently added … to the list of known hosts", say).
+    master.warnings = stderr.replace(/\r/g, '').split('\n').map((line) => line.trim()).filter((line) => line !== '');
+    stderr = '';
     return master;
   }
 

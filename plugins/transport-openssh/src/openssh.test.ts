@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { isUnreachableError } from '@fettle/core';
 import { authorizeKey, createTestUser, grantNopasswdSudo, silentHost, sshdForTests, type TestUser } from '@fettle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectHost, kitHost, rejection } from './test-support.js';
+import { connectHost, kitHost, rejection, testContext } from './test-support.js';
 
 const run = promisify(execFile);
 const privateFolders = async (): Promise<string[]> => (await readdir(tmpdir())).filter((name) => name.startsWith('fettle-ssh-'));
@@ -97,9 +97,14 @@ describe('openssh transport against the test kit sshd', () => {
     const knownHosts = path.join(kit.dir, 'known_hosts.new');
     const error = await rejection(connectHost(kitHost(kit, { knownHosts, hostKeyPolicy: 'strict' })));
     expect(isUnreachableError(error) && error.reason).toBe('host-key');
-    const transport = await connectHost(kitHost(kit, { knownHosts, hostKeyPolicy: 'accept-new' }));
+    const { context, warnings } = testContext();
+    const transport = await connectHost(kitHost(kit, { knownHosts, hostKeyPolicy: 'accept-new' }), context);
     await transport.close();
     expect(await readFile(knownHosts, 'utf8')).toContain(kit.hostPublicKey.split(' ')[1]);
+    expect(warnings.join('\n')).toMatch(/ssh: Warning: Permanently added .* to the list of known hosts/);
+    const off = testContext();
+    await (await connectHost(kitHost(kit, { knownHosts, hostKeyPolicy: 'off' }), off.context)).close();
+    expect(off.warnings.join('\n')).toMatch(/host key checking is OFF \(hostKeyPolicy 'off'\)/);
   });
 
   it("reports a host that never answers as unreachable after the connect timeout, and a closed port as 'refused'", async () => {

@@ -32,7 +32,11 @@ export const opensshTransport: TransportDefinition<typeof opensshOptionsSchema> 
     const configured = Number.parseInt(settings.get('connecttimeout')?.[0] ?? '', 10);
     const timeoutMs = options.connectTimeoutMs ?? (configured > 0 ? configured * 1000 : 10_000);
     const where = `${host.name} (${user}@${settings.get('hostname')?.[0] ?? line.destination}:${settings.get('port')?.[0] ?? '22'})`;
+    if (settings.get('stricthostkeychecking')?.[0] === 'false') {
+      context.warn(`host key checking is OFF (${options.hostKeyPolicy === 'off' ? "hostKeyPolicy 'off'" : 'ssh_config StrictHostKeyChecking no'}); ssh accepts whatever key the host offers`);
+    }
     const master = await Master.open(line, timeoutMs, context, where);
+    for (const warning of master.warnings) context.warn(`ssh: ${warning}`);
     const sessions = new Sessions(master, line.binary, host.name, options.maxSessions);
 
     const runAsTarget = (command: string, stdin?: Buffer, timeout = options.commandTimeoutMs): Promise<ExecResult> => {
