@@ -95,7 +95,7 @@ afterAll(async () => {
   rmSync(node, { recursive: true, force: true });
 });
 
-describe('fettle pull against a real Verdaccio', () => {
+describe('fettle pull against a real Verdaccio', { timeout: 240_000 }, () => {
   let v1 = '';
   let v2 = '';
 
@@ -202,5 +202,40 @@ describe('fettle pull against a real Verdaccio', () => {
     mkdirSync(lock);
     writeFileSync(path.join(lock, 'owner.json'), JSON.stringify({ pid: 2 ** 22 + 7, since: new Date().toISOString(), what: 'a crashed run' }));
     expect((await pull([v2, '--force'])).code).toBe(0);
+  });
+
+  it('fettle report at the controller reads each node\'s last pull report: version, success, or never pulled', () => {
+    // A controller's view of the fleet: node1 is the node above (its root), node2 a machine that never pulled.
+    const controller = mkdtempSync(path.join(sitesRoot, 'report-'));
+    try {
+      const empty = path.join(controller, 'node2-root');
+      mkdirSync(empty);
+      writeFileSync(
+        path.join(controller, 'fettle.config.ts'),
+        `import { MemoryHostStore, defineSite } from '@fettle/core';
+import local from '@fettle/transport-local';
+export default defineSite({
+  plugins: [local],
+  hosts: new MemoryHostStore({ hosts: { node1: { transport: 'local', transportOptions: { root: ${JSON.stringify(root)} } }, node2: { transport: 'local', transportOptions: { root: ${JSON.stringify(empty)} } } } }),
+  roles: {},
+});
+`,
+      );
+      const run = (args: string[]) => spawnSync(process.execPath, [bin, 'report', ...args, '--site', controller], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      const json = run(['--json']);
+      expect(json.status).toBe(1);
+      const { nodes, versions } = JSON.parse(json.stdout) as { nodes: { host: string; status: string; report?: Report }[]; versions: Record<string, number> };
+      expect(nodes.map((entry) => [entry.host, entry.status, entry.report?.version, entry.report?.success])).toEqual([
+        ['node1', 'reported', v2, true],
+        ['node2', 'never-pulled', undefined, undefined],
+      ]);
+      expect(versions).toEqual({ [v2]: 1 });
+      const text = run([]);
+      expect(text.stdout).toMatch(new RegExp(`^node1\\s+ok\\s+${v2.replace(/\./g, '\\.')}`, 'm'));
+      expect(text.stdout).toMatch(/^node2\s+never-pulled/m);
+      expect(run(['node1']).status).toBe(0);
+    } finally {
+      rmSync(controller, { recursive: true, force: true });
+    }
   });
 });

@@ -149,7 +149,8 @@ export async function pullCommand(name: string, out: Output, options: PullOption
   if (!options.force && last?.success && last.version === release.version) {
     // Nothing to do: only the pull timestamp moves, so monitoring sees the node is alive.
     await writeReports(paths.report, paths.textfile, last, started);
-    if (out.json) out.document({ ...last, skipped: true });
+    // The report stays the last run's; what this pull asked the registry is this pull's.
+    if (out.json) out.document({ ...last, skipped: true, registry: { url: access.url, ...traffic } });
     else out.line(`${name} ${release.version} already applied on ${last.node} (last run ${last.finishedAt} succeeded); nothing to do (--force to apply again)`);
     return EXIT.ok;
   }

@@ -8,6 +8,7 @@ import { validateCommand } from './validate.js';
 import { deployCommand } from './deploy.js';
 import { publishCommand } from './publish.js';
 import { pullTimerCommand } from './pull-timer.js';
+import { reportCommand } from './report.js';
 import { pullCommand, PULL_STATE_DIR, TEXTFILE_PATH, type PullOptions } from './pull.js';
 import path from 'node:path';
 
@@ -21,7 +22,7 @@ export interface SitePackageContext {
 }
 
 /** Command names, so the program knows they are built in (no plugin lookup needed). */
-export const SITE_PACKAGE_COMMANDS = ['validate', 'build', 'version', 'deploy', 'publish', 'pull'] as const;
+export const SITE_PACKAGE_COMMANDS = ['validate', 'build', 'version', 'deploy', 'publish', 'pull', 'report'] as const;
 
 /** `fettle version`: the version of the running site (a bundle's own, or the source site's package.json and last build). */
 async function versionCommand(context: SitePackageContext): Promise<number> {
@@ -118,6 +119,15 @@ export function registerSitePackageCommands(program: Command, context: SitePacka
       }
       const name = options.package ?? context.builtIn?.name ?? siteName(await context.site());
       context.setExit(await pullCommand(name, context.output(), { ...options, spec }));
+    });
+  program
+    .command('report')
+    .summary("each node's last pull: the version it runs and whether its last run succeeded (one command per host)")
+    .argument('[selector]', 'hosts to ask (see Selectors)')
+    .option('--state-dir <dir>', `the pull state folder on the hosts (default ROOT/${PULL_STATE_DIR})`)
+    .option('-j, --concurrency <n>', 'hosts asked at once', (value) => Number.parseInt(value, 10))
+    .action(async (selector: string | undefined, options: { stateDir?: string; concurrency?: number }) => {
+      context.setExit(await reportCommand(await context.site(), context.output(), { selector, ...options }));
     });
   program
     .command('version')
