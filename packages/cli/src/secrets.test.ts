@@ -93,3 +93,58 @@ export default defineSite({
     expect(execFileSync('age', ['-d', '-i', path.join(dir, 'keys/controller.key'), path.join(dir, 'secrets/other.age')], { encoding: 'utf8' })).toBe(other);
   });
 });
+
+describe('secret input errors: exit 3, each with its own message naming the secret and the file', () => {
+  const secretsDir = path.join(dir, 'secrets');
+  const keyFile = path.join(dir, 'keys/controller.key');
+  const recipient = (): string => execFileSync('age-keygen', ['-y', keyFile], { encoding: 'utf8' }).trim();
+
+  it('missing, not an age file, truncated, encrypted to other keys, wrong key file', () => {
+    const apiFile = path.join(secretsDir, 'api.age');
+    writeFileSync(path.join(secretsDir, 'garbage.age'), 'this is not encrypted\n');
+    const armored = readFileSync(apiFile, 'utf8');
+    writeFileSync(path.join(secretsDir, 'cut.age'), armored.slice(0, Math.floor(armored.length / 2)));
+    const binary = execFileSync('age', ['-r', recipient()], { input: SECRET });
+    writeFileSync(path.join(secretsDir, 'cutbin.age'), binary.subarray(0, binary.length - 20));
+    const otherKey = path.join(dir, 'keys/other.key');
+    execFileSync('age-keygen', ['-o', otherKey], { stdio: 'ignore' });
+    chmodSync(otherKey, 0o600);
+    const otherRecipient = execFileSync('age-keygen', ['-y', otherKey], { encoding: 'utf8' }).trim();
+    writeFileSync(path.join(secretsDir, 'foreign.age'), execFileSync('age', ['-a', '-r', otherRecipient], { input: SECRET }));
+
+    const cases: [string, RegExp][] = [
+      ['nope', new RegExp(`${path.join(secretsDir, 'nope.age')}: no secret named 'nope'`)],
+      ['garbage', new RegExp(`${path.join(secretsDir, 'garbage.age')}: secret 'garbage' is not an age file`)],
+      ['cut', new RegExp(`${path.join(secretsDir, 'cut.age')}: secret 'cut' is truncated or damaged: the armored file is truncated or damaged`)],
+      ['cutbin', new RegExp(`${path.join(secretsDir, 'cutbin.age')}: secret 'cutbin' is truncated or damaged: the file is truncated or damaged`)],
+      ['foreign', new RegExp(`${path.join(secretsDir, 'foreign.age')}: secret 'foreign' is not encrypted to the controller key age1\\w+: it was encrypted to other keys`)],
+    ];
+    const messages = new Set<string>();
+    for (const [name, expected] of cases) {
+      const run = fettle(['secret', 'get', name]);
+      expect(run.code, run.out).toBe(3);
+      expect(run.out).toMatch(expected);
+      expect(run.out).not.toMatch(/\n\s+at /); // no stack without --debug
+      messages.add(run.out.replace(/'[^']*'/g, "'…'").replace(/\/\S+/g, 'PATH'));
+    }
+
+    // The wrong key file: the controller key file holds another key.
+    const saved = readFileSync(keyFile);
+    writeFileSync(keyFile, readFileSync(otherKey));
+    try {
+      const run = fettle(['secret', 'get', 'api']);
+      expect(run.code, run.out).toBe(3);
+      expect(run.out).toContain(`${keyFile}: cannot decrypt secret 'api': the key file ${keyFile} holds ${otherRecipient}, not the controller key`);
+      messages.add(run.out);
+      // Same through a run: bad input, found before any host is touched.
+      const plan = fettle(['plan']);
+      expect(plan.code, plan.out).toBe(3);
+      expect(plan.out).toContain(`cannot decrypt secret 'api'`);
+    } finally {
+      writeFileSync(keyFile, saved);
+      chmodSync(keyFile, 0o600);
+    }
+    expect(messages.size).toBe(cases.length + 1);
+    for (const name of ['garbage', 'cut', 'cutbin', 'foreign']) rmSync(path.join(secretsDir, `${name}.age`));
+  });
+});
