@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +66,13 @@ describe('fettle build', () => {
     expect(fileInTarball(second.tarball, 'bundle.mjs').length).toBeGreaterThan(10_000);
 
     expect(fettle(['version', '--site', dir]).stdout).toBe(`@fettle/example-site-basic 0.0.0 (source; last build ${second.version})\n`);
+
+    // The output folder keeps the newest three builds.
+    const third = build(dir);
+    const fourth = build(dir);
+    const kept = readdirSync(path.join(dir, 'dist')).filter((file) => file.endsWith('.mjs')).sort();
+    expect(kept).toEqual([second, third, fourth].map((entry) => `fettle-example-site-basic-${entry.version}.mjs`).sort());
+    expect(readdirSync(path.join(dir, 'dist')).filter((file) => file.endsWith('.tgz'))).toHaveLength(3);
   });
 
   it('the epoch version still increases when two builds fall in one second', () => {

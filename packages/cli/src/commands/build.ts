@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { FettleError, writeFileAtomic } from '@fettle/core';
 import { EXIT } from '../exit-codes.js';
@@ -7,7 +7,7 @@ import type { LoadedSite } from '../site.js';
 import { buildBundle, fileBase } from '../site-package/bundle.js';
 import { collectSiteFiles } from '../site-package/files.js';
 import { packSite, packageManifest } from '../site-package/pack.js';
-import { mintVersion, readSitePackageJson } from '../site-package/version.js';
+import { compareVersions, mintVersion, readSitePackageJson } from '../site-package/version.js';
 import { validateSite } from './validate.js';
 
 /** `build.json` in the output folder: the last build, read by `deploy` and `publish`. */
@@ -47,6 +47,20 @@ export function requireBuild(site: LoadedSite, out: string | undefined): BuildRe
   return record;
 }
 
+/** Builds kept in the output folder: the newest few, so a deploy can go back one or two. */
+export const KEEP_BUILDS = 3;
+
+/** Remove all but the newest `KEEP_BUILDS` builds of this package from the output folder. */
+function pruneBuilds(outDir: string, base: string): void {
+  const pattern = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d+\\.\\d+\\.\\d+(?:-[0-9A-Za-z.-]+)?)\\.(mjs|tgz)$`);
+  const files = readdirSync(outDir).flatMap((file) => {
+    const match = pattern.exec(file);
+    return match?.[1] ? [{ file, version: match[1] }] : [];
+  });
+  const keep = new Set([...new Set(files.map((entry) => entry.version))].sort(compareVersions).slice(-KEEP_BUILDS));
+  for (const entry of files) if (!keep.has(entry.version)) rmSync(path.join(outDir, entry.file), { force: true });
+}
+
 /** Validate, mint a version, bundle, pack. Throws on a site with problems. */
 export async function buildSite(site: LoadedSite, out: Output, outOption: string | undefined): Promise<BuildRecord> {
   const problems = await validateSite(site, out);
@@ -69,6 +83,7 @@ export async function buildSite(site: LoadedSite, out: Output, outOption: string
   await writeFileAtomic(bundlePath, bundle, { mode: 0o644 });
   const record: BuildRecord = { name, version, bundle: bundlePath, tarball: tarball.file, integrity: tarball.integrity, builtAt: new Date().toISOString() };
   await writeFileAtomic(path.join(outDir, BUILD_RECORD), `${JSON.stringify(record, null, 2)}\n`);
+  pruneBuilds(outDir, fileBase(name));
   return record;
 }
 
