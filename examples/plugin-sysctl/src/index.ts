@@ -50,8 +50,7 @@ export const sysctl = defineItemType({
     const value = normalize(String(item.attrs.value));
     const file = item.attrs.file ?? defaultFile(item.name);
     if (change.keys.includes('value')) {
-      if (change.sdict?.['value'] === null) await context.runChecked(`mkdir -p ${shellQuote(context.path(file.replace(/\/[^/]*$/, '') || '/'))}`);
-      await context.writeFile(file, `# managed by fettle\n${item.name} = ${value}\n`, { mode: '0644' });
+      await context.writeFile(file, `# managed by fettle\n${item.name} = ${value}\n`, { mode: '0644' }, { createParents: change.sdict?.['value'] === null });
     }
     if (change.keys.includes('live')) await context.runChecked(`sysctl -q -w ${shellQuote(`${item.name}=${value}`)}`);
   },

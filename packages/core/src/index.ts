@@ -22,6 +22,7 @@ export type {
   Change,
   ItemInstance,
   ItemContext,
+  WriteOptions,
   CheckContext,
   RunResult as CommandResult,
   DiffLine,

@@ -24,6 +24,23 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
   if (options.createFolder) await mkdir(dir, { recursive: true, mode: options.folderMode });
   const temp = path.join(dir, `.${path.basename(file)}.fettle-${randomBytes(6).toString('hex')}`);
   const mode = options.mode ?? 0o644;
+  try {
+    await writeThroughTemp(temp, file, data, mode, options);
+  } catch (error) {
+    // The temp file is ours, not the user's: name the file they asked for.
+    throw renamePaths(error, temp, file);
+  }
+  const folder = await open(dir, 'r');
+  try {
+    await folder.sync();
+  } catch {
+    // Some filesystems refuse fsync on a folder; the rename itself is done.
+  } finally {
+    await folder.close();
+  }
+}
+
+async function writeThroughTemp(temp: string, file: string, data: string | Uint8Array, mode: number, options: AtomicWriteOptions): Promise<void> {
   const handle = await open(temp, 'wx', 0o600);
   try {
     try {
@@ -39,12 +56,12 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
     await rm(temp, { force: true });
     throw error;
   }
-  const folder = await open(dir, 'r');
-  try {
-    await folder.sync();
-  } catch {
-    // Some filesystems refuse fsync on a folder; the rename itself is done.
-  } finally {
-    await folder.close();
-  }
+}
+
+function renamePaths(error: unknown, temp: string, file: string): unknown {
+  if (!(error instanceof Error)) return error;
+  const errno = error as NodeJS.ErrnoException;
+  const message = error.message.split(temp).join(file);
+  const renamed = Object.assign(new Error(message), { code: errno.code, errno: errno.errno, syscall: errno.syscall, path: file });
+  return renamed;
 }

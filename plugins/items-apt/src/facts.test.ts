@@ -71,6 +71,7 @@ function recorder(answer: (command: string) => CommandResult = () => ({ code: 0,
     readFile: () => Promise.resolve(null),
     writeFile: () => Promise.resolve(),
     secret: () => Promise.reject(new Error('no secrets here')),
+    warn: () => undefined,
   };
   return { context, commands };
 }

@@ -197,7 +197,7 @@ class HostApply {
             return;
           }
           for (const entry of batch) {
-            const state = await type.fix(entry.change, instance(entry.item), this.#session.context);
+            const state = await type.fix(entry.change, instance(entry.item), this.#session.contextFor(entry.item.id));
             if (state) outcome.reported.set(entry.item.id, state);
           }
         });

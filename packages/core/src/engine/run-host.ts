@@ -51,7 +51,7 @@ export async function runHost(prepared: PreparedHost, run: HostRunContext): Prom
   run.emit({ type: 'host-connected', host: host.name, ms: Date.now() - started });
 
   const connection = connected.transport;
-  const session = new HostSession(host, connection, run.siteDir, secretResolver(host, run.site, run.redactor));
+  const session = new HostSession(host, connection, run.siteDir, secretResolver(host, run.site, run.redactor), (message) => run.warn?.(`${host.name}: ${message}`));
   const reported = new Map<string, ItemResult>();
   const emit = (event: EngineEvent): void => {
     if (event.type === 'item-done') reported.set(event.result.id, event.result);

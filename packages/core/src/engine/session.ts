@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { Fact, FactEnv } from '../protocols/fact.js';
+import { shellQuote } from '../protocols/fact.js';
 import type { Host } from '../protocols/host.js';
-import type { ItemContext, RunResult } from '../protocols/item.js';
+import type { ItemContext, RunResult, WriteOptions } from '../protocols/item.js';
 import type { ExecOptions, ExecResult, FileOwnership, Transport } from '../protocols/transport.js';
 import { isUnreachableError, type UnreachableError } from '../protocols/transport.js';
 import { FettleError } from '../errors.js';
@@ -51,7 +52,7 @@ export class HostSession {
   /** Items whose code read a secret through their context: they carry it, like items with secret attributes. */
   readonly tainted = new Set<string>();
 
-  constructor(host: Host, transport: Transport, siteDir: string, secrets?: (name: string) => Promise<string>) {
+  constructor(host: Host, transport: Transport, siteDir: string, secrets?: (name: string) => Promise<string>, warn?: (message: string) => void) {
     this.host = host;
     this.transport = transport;
     const root = transport.root;
@@ -82,10 +83,18 @@ export class HostSession {
         this.stats.fileReads++;
         return this.#watch(transport.readFile(mapPath(itemPath)));
       },
-      writeFile: (itemPath, data, ownership?: FileOwnership) => {
+      writeFile: async (itemPath, data, ownership?: FileOwnership, options?: WriteOptions) => {
+        const target = mapPath(itemPath);
+        if (options?.createParents) {
+          const made = await this.run(`mkdir -p ${shellQuote(path.posix.dirname(target))}`);
+          if (made.code !== 0) {
+            throw new FettleError('E_COMMAND', `cannot create the folder of ${itemPath}: ${made.stderr.trim() || `exit code ${String(made.code)}`}`, { where: `host ${host.name}` });
+          }
+        }
         this.stats.fileWrites++;
-        return this.#watch(transport.writeFile(mapPath(itemPath), data, ownership));
+        return this.#watch(transport.writeFile(target, data, ownership));
       },
+      warn: (message) => warn?.(message),
     };
   }
 
@@ -117,6 +126,7 @@ export class HostSession {
           this.tainted.add(itemId);
           return base.secret(name);
         },
+        warn: (message) => base.warn(`${itemId}: ${message}`),
       };
       this.#itemContexts.set(itemId, context);
     }

@@ -61,8 +61,10 @@ export interface ItemContext {
   readFile(path: string): Promise<Buffer | null>;
   /** Decrypt a secret for this host (registered for redaction first). */
   secret(name: string): Promise<string>;
-  /** Write a file atomically (temp, fsync, mode/owner, rename). */
-  writeFile(path: string, data: string | Uint8Array, ownership?: FileOwnership): Promise<void>;
+  /** Write a file atomically (temp, fsync, mode/owner, rename); `createParents` first makes missing folders (one batched `mkdir -p`). */
+  writeFile(path: string, data: string | Uint8Array, ownership?: FileOwnership, options?: WriteOptions): Promise<void>;
+  /** Tell the user something that is not a failure (a deprecated attribute, a value the host rounded); printed with the host and item. */
+  warn(message: string): void;
   /** Folder of the site, for attributes that name files in the site. */
   readonly siteDir: string;
 }
@@ -73,6 +75,12 @@ export interface CheckContext {
   readonly siteDir: string;
   /** Decrypt a secret for this host (registered for redaction first); a missing one is an input error. */
   secret(name: string): Promise<string>;
+}
+
+/** Options of `ItemContext.writeFile`. */
+export interface WriteOptions {
+  /** Create missing parent folders (mode 0755) before writing. */
+  readonly createParents?: boolean | undefined;
 }
 
 /** A line of a diff as shown to the user. */
