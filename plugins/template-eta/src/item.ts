@@ -17,6 +17,10 @@ import { fileStat } from '@fettle/items-files';
 import { digest, loadTemplate, renderBody, renderHash, type LoadedTemplate, type Rendered, type SecretResolver } from './template.js';
 
 const DETAIL_LIMIT = 256 * 1024;
+/** A file with a hash block is "as rendered" while its sha256 is the one its stamp recorded. */
+const AS_RENDERED = 'as rendered';
+/** Keys whose difference means the file must be rendered and written again. */
+const RENDER_KEYS = ['sha256', 'hash', 'type', 'content'];
 
 const attributes = z.strictObject({
   /** The template file, relative to the site folder. */
@@ -117,7 +121,8 @@ export const templateItem: ItemTypeDefinition<typeof attributes> & { preview: ty
         ...(item.attrs.group === undefined ? {} : { group: item.attrs.group }),
       };
       const hash = await renderHash(template, input, context.siteDir, secretResolver(context));
-      if (hash !== undefined) return { ...base, hash: digest(hash), _cache: { template } satisfies Cache };
+      // The hash block decides when to render; `content` says the file is still what was rendered (see sdict).
+      if (hash !== undefined) return { ...base, hash: digest(hash), content: AS_RENDERED, _cache: { template } satisfies Cache };
       const rendered = await renderBody(template, input, context.siteDir, secretResolver(context));
       const content = Buffer.from(rendered.content, 'utf8');
       return { ...base, mode: secretMode(rendered), sha256: sha256(content), _cache: { template, rendered } satisfies Cache };
@@ -127,7 +132,10 @@ export const templateItem: ItemTypeDefinition<typeof attributes> & { preview: ty
       // Both asks in one tick: they join the host's batch whatever the template holds.
       const [stat, stamp] = await Promise.all([context.fact(fileStat, item.name), context.fact(taskStamps, templateStamp(context.host.name, item.name))]);
       if (!stat) return null;
-      return { type: stat.type, sha256: stat.sha256, mode: stat.mode, owner: stat.owner, group: stat.group, hash: stamp?.hash ?? null };
+      // The stamp keeps the sha256 of what was rendered: a hand edit shows without rendering
+      // (a stamp from before fettle kept it says nothing either way).
+      const content = stamp?.output === undefined || stamp.output === stat.sha256 ? AS_RENDERED : 'edited on the host';
+      return { type: stat.type, sha256: stat.sha256, mode: stat.mode, owner: stat.owner, group: stat.group, hash: stamp?.hash ?? null, content };
     },
 
     async fix(change, item, context) {
@@ -135,10 +143,11 @@ export const templateItem: ItemTypeDefinition<typeof attributes> & { preview: ty
       if (change.sdict?.['type'] === 'directory') throw new Error(`${item.name} is a directory; refusing to replace it with a file`);
       const wanted = { mode: change.cdict['mode'] as string, owner: item.attrs.owner, group: item.attrs.group };
       const hash = change.cdict['hash'];
-      if (change.sdict === null || ['sha256', 'hash', 'type'].some((key) => change.keys.includes(key))) {
+      if (change.sdict === null || RENDER_KEYS.some((key) => change.keys.includes(key))) {
         const rendered = await render(item, context, change.cdict['_cache'] as Cache | undefined);
         await context.writeFile(item.name, rendered.content, wanted);
-        if (typeof hash === 'string') await writeStamp(context, templateStamp(context.host.name, item.name), { ran: Date.now(), hash });
+        const output = sha256(Buffer.from(rendered.content, 'utf8'));
+        if (typeof hash === 'string') await writeStamp(context, templateStamp(context.host.name, item.name), { ran: Date.now(), hash, output });
         return;
       }
       const real = shellQuote(context.path(item.name));
@@ -153,7 +162,7 @@ export const templateItem: ItemTypeDefinition<typeof attributes> & { preview: ty
     displayValue: (key, value) => ((key === 'sha256' || key === 'hash') && typeof value === 'string' ? `sha256:${value}` : String(value)),
 
     async diffDetail(change, item, context) {
-      if (change.cdict === null || (change.sdict !== null && !['sha256', 'hash', 'type'].some((key) => change.keys.includes(key)))) return undefined;
+      if (change.cdict === null || (change.sdict !== null && !RENDER_KEYS.some((key) => change.keys.includes(key)))) return undefined;
       const rendered = await render(item, context, change.cdict['_cache'] as Cache | undefined);
       if (rendered.display.length > DETAIL_LIMIT) return undefined;
       const current = change.sdict?.['type'] === 'file' ? await context.readFile(item.name) : Buffer.alloc(0);

@@ -17,6 +17,8 @@ export interface Stamp {
   readonly ran: number;
   /** The task's hash when it ran; null when it has none. */
   readonly hash: string | null;
+  /** sha256 of what the stamped step wrote (a template's rendered file), to tell a hand edit without rendering. */
+  readonly output?: string | undefined;
 }
 
 // Host names come from inventories; keep them to one safe path segment.
@@ -32,9 +34,9 @@ export function stampPath(host: string, key: string): string {
 /** Parse a stamp file; a non-JSON file (written by hand) counts as a stamp with its mtime. */
 export function parseStamp(content: string, mtimeSeconds: number): Stamp {
   try {
-    const data = JSON.parse(content) as { ran?: unknown; hash?: unknown };
+    const data = JSON.parse(content) as { ran?: unknown; hash?: unknown; output?: unknown };
     if (typeof data.ran === 'number' && Number.isFinite(data.ran)) {
-      return { ran: data.ran, hash: typeof data.hash === 'string' ? data.hash : null };
+      return { ran: data.ran, hash: typeof data.hash === 'string' ? data.hash : null, ...(typeof data.output === 'string' ? { output: data.output } : {}) };
     }
   } catch {
     // fall through: Carthage-style text stamp
@@ -79,6 +81,6 @@ export function stampWriteCommand(realPath: string): string {
 
 /** Write a stamp on the host (batched with other commands of the same tick). */
 export async function writeStamp(context: ItemContext, stampItemPath: string, stamp: Stamp): Promise<void> {
-  const body = JSON.stringify({ ran: stamp.ran, at: new Date(stamp.ran).toISOString(), hash: stamp.hash });
+  const body = JSON.stringify({ ran: stamp.ran, at: new Date(stamp.ran).toISOString(), hash: stamp.hash, ...(stamp.output === undefined ? {} : { output: stamp.output }) });
   await context.runChecked(stampWriteCommand(context.path(stampItemPath)), { stdin: `${body}\n` });
 }
