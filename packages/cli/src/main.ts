@@ -12,9 +12,10 @@ import { pluginsCommand } from './commands/plugins.js';
 import { addPluginsCommand } from './commands/add.js';
 import { initCommand } from './commands/init.js';
 import { tasksCommand } from './commands/tasks.js';
+import { lockAdd, lockRemove, lockShow } from './commands/lock.js';
 import { SITE_PACKAGE_COMMANDS, registerSitePackageCommands } from './commands/site-package.js';
 
-const BUILTIN = new Set(['plan', 'apply', 'verify', 'items', 'tasks', 'hosts', 'plugins', 'init', 'add', 'help', ...SITE_PACKAGE_COMMANDS]);
+const BUILTIN = new Set(['plan', 'apply', 'verify', 'items', 'tasks', 'hosts', 'plugins', 'init', 'add', 'lock', 'help', ...SITE_PACKAGE_COMMANDS]);
 
 interface RunOptions {
   concurrency?: number;
@@ -25,6 +26,7 @@ interface RunOptions {
   root?: string;
   nodeKey?: string;
   events?: boolean;
+  forceLock?: boolean;
 }
 
 interface GlobalOptions {
@@ -95,7 +97,10 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
       .option('--node-key <file>', "with --node: the node's age identity (default ROOT/etc/fettle/node.age)")
       .addOption(new Option('--events', 'print one JSON line per engine event (what deploy reads)').hideHelp());
     if (mode === 'apply') {
-      command.option('--dry-run', 'show what would change, change nothing (same as plan)').option('-i, --interactive', 'ask before fixing each item');
+      command
+        .option('--dry-run', 'show what would change, change nothing (same as plan)')
+        .option('-i, --interactive', 'ask before fixing each item')
+        .option('--force-lock', "apply even where someone else's apply holds the host lock (warns, names the holder)");
     }
     command.action(async (selector: string | undefined, options: RunOptions) => {
       const loaded = options.node === undefined ? await site() : await siteAsNode(await site(), options);
@@ -106,6 +111,7 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
         concurrency: options.concurrency,
         verbose: options.verbose,
         events: options.events,
+        forceLock: options.forceLock,
       });
     });
     return command;
@@ -163,6 +169,39 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
     .action(async (names: string[]) => {
       exitCode = await addPluginsCommand(globals().site, names, output());
     });
+  const lock = program
+    .command('lock')
+    .summary('soft locks: keep other users\' applies away from items while you work on a host')
+    .description(
+      "Soft locks (BundleWrap's): `fettle apply` by another user skips the items a lock covers and reports them.\n" +
+        'Every apply also holds a hard lock on each host while it runs; `lock show` names its holder.',
+    );
+  lock
+    .command('add')
+    .summary('add a soft lock on the selected hosts')
+    .argument('[selector]', 'hosts to lock (see Selectors)')
+    .option('--items <patterns...>', "item globs or tag:NAME the lock covers, e.g. 'file:/etc/*' tag:web (default: every item)", [])
+    .option('--expires-in <duration>', 'how long the lock lasts: 30m, 8h, 2d, 1w', '8h')
+    .option('-c, --comment <text>', 'why you hold it (shown to whoever is refused)', '')
+    .action(async (selector: string | undefined, options: { items: string[]; expiresIn: string; comment: string }) => {
+      exitCode = await lockAdd(await site(), output(), selector, options);
+    });
+  lock
+    .command('remove')
+    .summary('remove a soft lock by id')
+    .argument('[selector]', 'hosts (see Selectors)')
+    .argument('<id>', 'the lock id, as `fettle lock show` prints it')
+    .action(async (selector: string | undefined, id: string) => {
+      exitCode = await lockRemove(await site(), output(), selector, id);
+    });
+  lock
+    .command('show')
+    .summary('show the locks of the selected hosts: an apply in progress, and soft locks')
+    .argument('[selector]', 'hosts (see Selectors)')
+    .action(async (selector: string | undefined) => {
+      exitCode = await lockShow(await site(), output(), selector);
+    });
+
   registerSitePackageCommands(program, { site, output, builtIn, setExit: (code) => (exitCode = code) });
 
   try {

@@ -75,4 +75,17 @@ export {
 export { z } from 'zod';
 export { writeFileAtomic, type AtomicWriteOptions } from './local-files.js';
 export { runItems, type RunItemsOptions } from './engine/run-items.js';
+export {
+  STATE_DIR,
+  lockIdentity,
+  describeHolder,
+  parseDuration,
+  lockCovers,
+  softLockAddCommand,
+  softLockRemoveCommand,
+  lockShowCommand,
+  parseLockShow,
+  type LockHolder,
+  type SoftLock,
+} from './engine/lock.js';
 export { inspectTasks, type InspectTasksOptions, type HostTasksReport } from './engine/inspect-tasks.js';

@@ -2,6 +2,9 @@
 import { spawn } from 'node:child_process';
 import type { ExecResult, Transport, TransportDefinition } from './protocols/transport.js';
 import { z } from 'zod';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 /** Run a command in a real local `sh` with optional stdin. */
 export function execSh(command: string, stdin?: string | Uint8Array): Promise<ExecResult> {
@@ -26,7 +29,8 @@ export function shellTransport(counter: { execs: number } = { execs: 0 }): Trans
     options: z.object({}),
     connect: () =>
       Promise.resolve<Transport>({
-        root: '/',
+        // State (the host lock) goes to a folder of its own, never the machine's /var/lib/fettle.
+        root: mkdtempSync(path.join(tmpdir(), 'fettle-core-sh-')),
         exec: (command, options = {}) => {
           counter.execs++;
           return execSh(command, options.stdin);

@@ -87,6 +87,12 @@ export interface SshdKit extends AsyncDisposable {
    */
   inventoryHost(name: string, transportOptions?: Readonly<Record<string, unknown>>): SshInventoryHost;
   /**
+   * SIGKILL every session process (the per-connection sshd and what it runs) at
+   * once, as if the host died mid-run; the listener stays, so a rerun can connect.
+   * Returns how many processes were killed.
+   */
+  readonly killSessions: () => number;
+  /**
    * SIGTERM the daemon and its session processes, wait until gone, remove `dir`
    * (unless `keepDir`); idempotent. A function property so `afterAll(kit.stop)` works unbound.
    */
@@ -442,7 +448,16 @@ async function startIn(
     return stopping;
   };
 
+  const killSessions = (): number => {
+    // Depth first, children before parents, so nothing is reparented out of reach.
+    const tree = (root: number): number[] => childPids(root).flatMap((child) => [...tree(child), child]);
+    const victims = tree(pid);
+    for (const victim of victims) trySignal(victim, 'SIGKILL');
+    return victims.length;
+  };
+
   const kit: SshdKit = {
+    killSessions,
     port,
     address: '127.0.0.1',
     dir,

@@ -121,7 +121,8 @@ describe('file, directory and symlink on the local transport', () => {
     const cold = await run(config);
     expect(cold.result.summary).toMatchObject({ changed: 101, failed: 0 });
     // gather, mkdir, confirm; then re-gather the files, write them, confirm: O(1) in the file count.
-    expect(cold.result.hosts[0]?.roundTrips.execs).toBeLessThanOrEqual(6);
+    // O(1) whatever the file count; one of them takes the host lock (its release rides in the last batch).
+    expect(cold.result.hosts[0]?.roundTrips.execs).toBeLessThanOrEqual(7);
     const warm = await run(config, 'verify');
     expect(warm.result.summary).toMatchObject({ ok: 101, changed: 0 });
     expect(warm.result.hosts[0]?.roundTrips.execs).toBe(1);

@@ -97,7 +97,8 @@ describe.each(TRANSPORTS)('file items over SSH through the engine ($transport tr
     expect(cold.summary).toMatchObject({ changed: 102, failed: 0 });
     const coldCounts = await kit.countsSince(mark);
     expect(coldCounts.connections).toBe(1);
-    expect(coldCounts.execs).toBeLessThanOrEqual(8);
+    // O(1) whatever the file count; one of them takes the host lock (its release rides in the last batch).
+    expect(coldCounts.execs).toBeLessThanOrEqual(9);
     expect(coldCounts.sftp).toBe(current.coldSftp);
 
     for (const mode of ['verify', 'apply'] as const) {

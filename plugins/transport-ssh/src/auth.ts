@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { ConnectContext } from '@fettle/core';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, AuthenticationType, AuthHandlerMiddleware, ParsedKey } from 'ssh2';
@@ -18,6 +18,8 @@ export interface AuthPlan {
   readonly handler: AuthHandlerMiddleware;
   /** What was offered, for the "authentication failed" message (never secrets). */
   readonly tried: string[];
+  /** Key files refused before offering them (too open), with OpenSSH's reason and the fix. */
+  readonly refused: string[];
 }
 
 type Attempt = () => Promise<AnyAuthMethod | null>;
@@ -28,6 +30,7 @@ type Attempt = () => Promise<AnyAuthMethod | null>;
  */
 export function authPlan(endpoint: Endpoint, context: ConnectContext, pause: PromptPause): AuthPlan {
   const tried: string[] = [];
+  const refused: string[] = [];
   const username = endpoint.user;
   const attempts: Attempt[] = [];
   const agent = endpoint.agent;
@@ -39,6 +42,12 @@ export function authPlan(endpoint: Endpoint, context: ConnectContext, pause: Pro
   }
   for (const file of endpoint.identityFiles) {
     attempts.push(async () => {
+      const unsafe = await unprotected(file.path);
+      if (unsafe) {
+        context.warn(unsafe);
+        refused.push(unsafe);
+        return null;
+      }
       const key = await loadKey(file.path, file.explicit, context, pause);
       if (!key) return null;
       tried.push(`key ${file.path}`);
@@ -58,10 +67,21 @@ export function authPlan(endpoint: Endpoint, context: ConnectContext, pause: Pro
       stop();
     })();
   };
-  return { handler, tried };
+  return { handler, tried, refused };
 }
 
 const ENCRYPTED_RE = /no passphrase given/i;
+
+/**
+ * OpenSSH ignores a private key file of ours that others can read or write
+ * ("UNPROTECTED PRIVATE KEY FILE!"); so do we, with its reason and the fix.
+ */
+async function unprotected(file: string): Promise<string | undefined> {
+  const info = await stat(file).catch(() => undefined);
+  if (!info || (info.mode & 0o077) === 0 || info.uid !== process.getuid?.()) return undefined;
+  const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
+  return `identity file ${file}: permissions ${mode} are too open; it is required that your private key files are NOT accessible by others. This private key will be ignored (fix: chmod 600 ${file})`;
+}
 
 async function loadKey(file: string, explicit: boolean, context: ConnectContext, pause: PromptPause): Promise<ParsedKey | null> {
   let data: Buffer;

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { UnreachableError, type ConnectContext } from '@fettle/core';
 import ssh2 from 'ssh2';
 import type { Client as ClientType, ConnectConfig } from 'ssh2';
-import { authPlan, type PromptPause } from './auth.js';
+import { authPlan, type AuthPlan, type PromptPause } from './auth.js';
 import { verifyHostKey, hostKeyAlgorithms } from './host-key.js';
 import { loadKnownHosts } from './known-hosts-file.js';
 import type { Endpoint, SshSettings } from './settings.js';
@@ -96,6 +96,7 @@ async function connectHop(
   context: ConnectContext,
   hostName: string,
   isTarget: boolean,
+  keepalive: Keepalive,
 ): Promise<ClientType> {
   const endpoint = `${hop.user}@${hop.hostname}:${hop.port}`;
   const policy = hop.hostKeyPolicy;
@@ -143,9 +144,9 @@ async function connectHop(
         return;
       }
       lastError = error;
-      fail(classify(error, where, hostKeyError, plan.tried));
+      fail(classify(error, where, hostKeyError, plan));
     });
-    client.on('close', () => fail(classify(lastError ?? new Error('the server closed the connection during the handshake'), where, hostKeyError, plan.tried)));
+    client.on('close', () => fail(classify(lastError ?? new Error('the server closed the connection during the handshake'), where, hostKeyError, plan)));
 
     const config: ConnectConfig = {
       username: hop.user,
@@ -201,11 +202,13 @@ async function connectHop(
   });
 }
 
-function classify(error: Error & { level?: string }, where: string, hostKeyError: UnreachableError | undefined, tried: readonly string[]): UnreachableError {
+function classify(error: Error & { level?: string }, where: string, hostKeyError: UnreachableError | undefined, plan: AuthPlan): UnreachableError {
   if (hostKeyError) return hostKeyError;
   if (error.level === 'client-authentication') {
+    const { tried, refused } = plan;
     const offered = tried.length > 0 ? tried.join(', ') : 'nothing (no agent, no readable identity file)';
-    return new UnreachableError('auth', `${where}: authentication failed; offered ${offered}`, { cause: error });
+    const why = refused.length > 0 ? `; ${refused.join('; ')}` : '';
+    return new UnreachableError('auth', `${where}: authentication failed; offered ${offered}${why}`, { cause: error });
   }
   if (error.level === 'client-socket') {
     const code = (error as NodeJS.ErrnoException).code;

@@ -26,9 +26,13 @@ const BATCH_TOTAL_LIMIT = 8 * 1024 * 1024;
 const PLACE = [
   'set -e',
   'p=$1; d=$(dirname -- "$p"); b=$(basename -- "$p")',
-  't=$(mktemp "$d/.$b.fettle-XXXXXX")',
+  't=$(mktemp "$d/.$b.fettle-tmp-XXXXXX")',
   `trap 'rm -f -- "$t"' EXIT`,
+  // A hang-up (the connection died) exits through the EXIT trap instead of leaving the temp file.
+  `trap 'exit 129' HUP INT TERM PIPE`,
   'DECODE > "$t"',
+  // Content cut short (stdin ended early when the connection died) never replaces the target.
+  '[ "$(wc -c <"$t")" -eq "$5" ] || { echo "short write: $(wc -c <"$t") of $5 bytes arrived" >&2; exit 1; }',
   'if [ -n "$3$4" ]; then chown -- "$3${4:+:$4}" "$t"; fi', // before chmod: chown clears setuid bits
   'chmod -- "$2" "$t"',
   'sync -- "$t" 2>/dev/null || sync',
@@ -47,7 +51,7 @@ const STAT_SCRIPT = `if [ -e "$1" ] || [ -L "$1" ]; then exec stat -c '%f %s' --
 const script = (body: string, ...args: string[]): string => `sh -c ${shellQuote(body)} sh ${args.map(shellQuote).join(' ')}`;
 
 interface PendingWrite {
-  readonly args: [path: string, mode: string, owner: string, group: string];
+  readonly args: [path: string, mode: string, owner: string, group: string, size: string];
   readonly data: Buffer;
   resolve(): void;
   reject(error: unknown): void;
@@ -130,8 +134,9 @@ export function execFiles(run: Runner, hostName: string): FileOps {
   return {
     writeFile(path, data, ownership = {}) {
       const mode = parseMode(ownership.mode, hostName).toString(8).padStart(4, '0');
+      const bytes = Buffer.from(data);
       return new Promise<void>((resolve, reject) =>
-        schedule({ args: [path, mode, ownership.owner ?? '', ownership.group ?? ''], data: Buffer.from(data), resolve, reject }),
+        schedule({ args: [path, mode, ownership.owner ?? '', ownership.group ?? '', String(bytes.length)], data: bytes, resolve, reject }),
       );
     },
     async readFile(path) {

@@ -40,6 +40,17 @@ const shape = {
     .positive()
     .optional()
     .describe('TCP connect + handshake + authentication deadline per hop; else ssh_config ConnectTimeout, else 10000'),
+  serverAliveInterval: z
+    .number()
+    .positive()
+    .optional()
+    .describe('seconds between keepalive probes of a silent server (OpenSSH ServerAliveInterval); default 15. 0 is not allowed: a dead peer must be noticed'),
+  serverAliveCountMax: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('default 3; unanswered keepalives before the connection counts as lost (OpenSSH ServerAliveCountMax): lost within interval × (count + 1) seconds'),
   commandTimeoutMs: z.number().int().positive().optional().describe('kill a command (its channel) after this long; default none'),
   become: z.enum(['sudo', 'doas']).optional().describe('run commands and file operations as becomeUser'),
   becomeUser: z.string().min(1).default('root'),

@@ -13,6 +13,8 @@ const CHUNK = 32 * 1024;
 const WRITES_IN_FLIGHT = 16;
 const NO_SUCH_FILE = 2;
 const PERMISSION_DENIED = 3;
+/** The pattern of every temp file this transport creates beside a target: `.NAME.fettle-tmp-RANDOM`. */
+export const TEMP_MARK = '.fettle-tmp-';
 
 /** Turn one callback-style SFTP call into a promise (ssh2 also throws synchronously for unsupported extensions). */
 function call<T = void>(start: (done: (error: Error | null | undefined, value?: T) => void) => void): Promise<T> {
@@ -30,16 +32,49 @@ function call<T = void>(start: (done: (error: Error | null | undefined, value?: 
  * requests of concurrent operations are pipelined on it. Returns null from
  * `session()` when the server has no SFTP subsystem, so the caller can fall back.
  */
+export interface SftpHelpers {
+  /** Rename over a target by command (servers without posix-rename). */
+  renameByExec(from: string, to: string): Promise<void>;
+  /** Why a write into this folder failed, in OS words (`no space left on device`, …); undefined when it cannot tell. */
+  diagnose(dir: string, size: number): Promise<string | undefined>;
+  /** Temp files that could not be removed (the connection was lost): swept at the next contact. */
+  leftover(temp: string): void;
+  /** The login user, for hints (become helps only when it is not root). */
+  readonly user: string;
+}
+
 export class SftpFiles implements FileOps {
   readonly #connection: SshConnection;
   readonly #ids: IdResolver;
-  readonly #renameByExec: (from: string, to: string) => Promise<void>;
+  readonly #helpers: SftpHelpers;
   #session: Promise<SFTPWrapper | null> | undefined;
 
-  constructor(connection: SshConnection, ids: IdResolver, renameByExec: (from: string, to: string) => Promise<void>) {
+  constructor(connection: SshConnection, ids: IdResolver, helpers: SftpHelpers) {
     this.#connection = connection;
     this.#ids = ids;
-    this.#renameByExec = renameByExec;
+    this.#helpers = helpers;
+  }
+
+  /**
+   * One SFTP request that settles when the connection is lost: ssh2 never answers
+   * requests pending on a dead connection, so each one also listens for the loss.
+   */
+  #call<T = void>(start: (done: (error: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+    const failure = this.#connection.failure();
+    if (failure) return Promise.reject(failure);
+    return new Promise<T>((resolve, reject) => {
+      const unsubscribe = this.#connection.onFailure(reject);
+      call<T>(start).then(
+        (value) => {
+          unsubscribe();
+          resolve(value);
+        },
+        (error: unknown) => {
+          unsubscribe();
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
   }
 
   session(): Promise<SFTPWrapper | null> {
@@ -52,7 +87,7 @@ export class SftpFiles implements FileOps {
     // The session occupies one channel slot for as long as it is open.
     const release = await connection.limiter.acquire();
     try {
-      const sftp = await openWithRetry(() => call<SFTPWrapper>((done) => connection.client.sftp(done)), () => connection.failure());
+      const sftp = await openWithRetry(() => this.#call<SFTPWrapper>((done) => connection.client.sftp(done)), () => connection.failure());
       sftp.on('close', () => {
         release();
         this.#session = undefined; // reopened on next use if the connection is still alive
@@ -74,22 +109,37 @@ export class SftpFiles implements FileOps {
     return sftp;
   }
 
-  #error(what: string, target: string, error: unknown): Error {
+  #error(what: string, target: string, error: unknown, reason?: string): Error {
     const failure = this.#connection.failure();
     if (failure) return failure;
     const code = (error as { code?: unknown }).code;
-    const message = error instanceof Error ? error.message : String(error);
-    return new FettleError('E_TRANSPORT', `cannot ${what} ${target}: ${message}`, {
-      where: `host ${this.#connection.name}`,
-      cause: error,
-      hint: code === PERMISSION_DENIED ? "SFTP runs as the login user; use become: 'sudo' for files it cannot write" : undefined,
-    });
+    const message = reason ?? (error instanceof Error ? error.message : String(error));
+    const denied = code === PERMISSION_DENIED || reason === 'permission denied';
+    let hint: string | undefined;
+    if (denied) {
+      hint =
+        this.#helpers.user === 'root'
+          ? 'even root may not change it: is it immutable (lsattr; chattr -i) or on a read-only mount?'
+          : `SFTP runs as the login user ${this.#helpers.user}; use become: 'sudo' for files it cannot write`;
+    } else if (reason === 'missing parent directory') hint = `create ${path.posix.dirname(target)} first (a directory item)`;
+    return new FettleError('E_TRANSPORT', `cannot ${what} ${target}: ${message}`, { where: `host ${this.#connection.name}`, cause: error, hint });
+  }
+
+  /** SFTP says only `Failure` for most OS errors: ask the host what went wrong (failure path only, never the budget). */
+  async #writeError(target: string, error: unknown, size: number): Promise<Error> {
+    const failure = this.#connection.failure();
+    if (failure) return failure;
+    const code = (error as { code?: unknown }).code;
+    let reason: string | undefined;
+    if (code === NO_SUCH_FILE) reason = 'missing parent directory';
+    else if (code !== PERMISSION_DENIED) reason = await this.#helpers.diagnose(path.posix.dirname(target), size).catch(() => undefined);
+    return this.#error('write', target, error, reason);
   }
 
   async readFile(target: string): Promise<Buffer | null> {
     const sftp = await this.#require();
     try {
-      return await call<Buffer>((done) => sftp.readFile(target, done));
+      return await this.#call<Buffer>((done) => sftp.readFile(target, done));
     } catch (error) {
       if ((error as { code?: unknown }).code === NO_SUCH_FILE) return null;
       throw this.#error('read', target, error);
@@ -99,7 +149,7 @@ export class SftpFiles implements FileOps {
   async stat(target: string): Promise<RemoteStat | null> {
     const sftp = await this.#require();
     try {
-      const attrs = await call<{ mode: number; size: number }>((done) => sftp.lstat(target, done));
+      const attrs = await this.#call<{ mode: number; size: number }>((done) => sftp.lstat(target, done));
       return { type: typeOfMode(attrs.mode), size: attrs.size, mode: (attrs.mode & 0o7777).toString(8).padStart(4, '0') };
     } catch (error) {
       if ((error as { code?: unknown }).code === NO_SUCH_FILE) return null;
@@ -108,9 +158,10 @@ export class SftpFiles implements FileOps {
   }
 
   /**
-   * Temp file `.<name>.fettle-<random>` beside the target, written in 32 KiB chunks,
-   * then fsync + owner + mode + close sent together (the server runs them in order),
-   * then posix-rename over the target. Any failure removes the temp file.
+   * Temp file `.<name>.fettle-tmp-<random>` beside the target, written in 32 KiB
+   * chunks, then fsync + owner + mode + close sent together (the server runs them in
+   * order), then posix-rename over the target. Any failure removes the temp file,
+   * unless the connection is gone: then it is left for the next contact to sweep.
    */
   async writeFile(target: string, data: string | Uint8Array, ownership: FileOwnership = {}): Promise<void> {
     const mode = parseMode(ownership.mode, this.#connection.name);
@@ -119,47 +170,53 @@ export class SftpFiles implements FileOps {
     const ids = wantsOwner ? await this.#ids.resolve(ownership.owner, ownership.group) : undefined;
     const sftp = await this.#require();
     const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const temp = path.posix.join(path.posix.dirname(target), `.${path.posix.basename(target)}.fettle-${randomBytes(6).toString('hex')}`);
+    const temp = path.posix.join(path.posix.dirname(target), `.${path.posix.basename(target)}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
 
     let handle: Buffer;
     try {
-      handle = await call<Buffer>((done) => sftp.open(temp, 'wx', { mode: 0o600 }, done));
+      handle = await this.#call<Buffer>((done) => sftp.open(temp, 'wx', { mode: 0o600 }, done));
     } catch (error) {
-      throw this.#error('write', target, error);
+      if (this.#connection.failure()) this.#helpers.leftover(temp); // the open may have created it
+      throw await this.#writeError(target, error, bytes.length);
     }
     let closed = false;
     try {
-      await writeChunks(sftp, handle, bytes);
+      await writeChunks((start) => this.#call(start), sftp, handle, bytes);
       const steps: Promise<unknown>[] = [];
-      steps.push(call((done) => sftp.ext_openssh_fsync(handle, done)).catch(ignoreUnsupported));
+      steps.push(this.#call((done) => sftp.ext_openssh_fsync(handle, done)).catch(ignoreUnsupported));
       if (ids) {
         let { uid, gid } = ids;
         if (uid === undefined || gid === undefined) {
-          const current = await call<{ uid: number; gid: number }>((done) => sftp.fstat(handle, done));
+          const current = await this.#call<{ uid: number; gid: number }>((done) => sftp.fstat(handle, done));
           uid ??= current.uid;
           gid ??= current.gid;
         }
-        steps.push(call((done) => sftp.fchown(handle, uid, gid, done)));
+        steps.push(this.#call((done) => sftp.fchown(handle, uid, gid, done)));
       }
-      steps.push(call((done) => sftp.fchmod(handle, mode, done)));
-      steps.push(call((done) => sftp.close(handle, done)).then(() => (closed = true)));
+      steps.push(this.#call((done) => sftp.fchmod(handle, mode, done)));
+      steps.push(this.#call((done) => sftp.close(handle, done)).then(() => (closed = true)));
       const results = await Promise.allSettled(steps);
       const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
       if (failed) throw failed.reason;
       await this.#rename(sftp, temp, target);
     } catch (error) {
-      if (!closed) await call((done) => sftp.close(handle, done)).catch(() => undefined);
-      await call((done) => sftp.unlink(temp, done)).catch(() => undefined);
-      throw this.#error('write', target, error);
+      const lost = this.#connection.failure();
+      if (lost) {
+        this.#helpers.leftover(temp);
+        throw lost;
+      }
+      if (!closed) await this.#call((done) => sftp.close(handle, done)).catch(() => undefined);
+      await this.#call((done) => sftp.unlink(temp, done)).catch(() => this.#helpers.leftover(temp));
+      throw await this.#writeError(target, error, bytes.length);
     }
   }
 
   async #rename(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
     try {
-      await call((done) => sftp.ext_openssh_rename(from, to, done));
+      await this.#call((done) => sftp.ext_openssh_rename(from, to, done));
     } catch (error) {
       // SFTPv3 rename refuses to replace a file; without posix-rename, mv -f does it.
-      if (error instanceof Error && /does not support/.test(error.message)) return this.#renameByExec(from, to);
+      if (error instanceof Error && /does not support/.test(error.message)) return this.#helpers.renameByExec(from, to);
       throw error;
     }
   }
@@ -171,7 +228,9 @@ function ignoreUnsupported(error: unknown): void {
   throw error;
 }
 
-async function writeChunks(sftp: SFTPWrapper, handle: Buffer, bytes: Buffer): Promise<void> {
+type Caller = (start: (done: (error: Error | null | undefined) => void) => void) => Promise<void>;
+
+async function writeChunks(request: Caller, sftp: SFTPWrapper, handle: Buffer, bytes: Buffer): Promise<void> {
   const chunks = Math.ceil(bytes.length / CHUNK);
   let next = 0;
   let failed = false;
@@ -180,7 +239,7 @@ async function writeChunks(sftp: SFTPWrapper, handle: Buffer, bytes: Buffer): Pr
       const index = next++;
       const offset = index * CHUNK;
       const length = Math.min(CHUNK, bytes.length - offset);
-      await call((done) => sftp.write(handle, bytes, offset, length, offset, done)).catch((error: unknown) => {
+      await request((done) => sftp.write(handle, bytes, offset, length, offset, done)).catch((error: unknown) => {
         failed = true;
         throw error;
       });

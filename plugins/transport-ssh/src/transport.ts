@@ -9,6 +9,7 @@ import { sshOptionsSchema, type SshOptions } from './options.js';
 import { resolveSettings } from './settings.js';
 import { formatSshValues } from './ssh-values.js';
 import { SftpFiles } from './sftp.js';
+import { Leftovers } from './leftovers.js';
 
 /**
  * The `ssh` transport: one ssh2 connection per host, commands on channels
@@ -30,20 +31,42 @@ export const sshTransport: TransportDefinition<typeof sshOptionsSchema> = define
     for (const warning of settings.warnings) context.warn(warning);
     // Built before connecting so a bad become setup fails without touching the host.
     const become = createBecome(options, settings.target.user, context, host.name);
-    const connection = new SshConnection(await openConnection(settings, context), host.name, options.maxChannels);
+    // Keepalive from the options wins over ssh_config's ServerAliveInterval/CountMax.
+    const keepalive = {
+      ...(options.serverAliveInterval !== undefined ? { keepaliveIntervalMs: options.serverAliveInterval * 1000 } : {}),
+      ...(options.serverAliveCountMax !== undefined ? { keepaliveCountMax: options.serverAliveCountMax } : {}),
+    };
+    const resolved = { ...settings, target: { ...settings.target, ...keepalive } };
+    const connection = new SshConnection(await openConnection(resolved, context), host.name, options.maxChannels);
+    const { target } = settings;
+    const leftovers = new Leftovers(`${target.user}@${target.hostname}_${String(target.port)}`);
+    // Temp files a lost connection left last time go in the first command: no extra round trip.
+    let sweep: ReturnType<Leftovers['takeSweep']> | undefined = leftovers.takeSweep();
 
     const run = (command: string, stdin?: Buffer, timeoutMs?: number): Promise<ExecResult> => runCommand(connection, command, { stdin, timeoutMs });
     const runAsTarget = async (command: string, stdin?: Buffer, timeoutMs = options.commandTimeoutMs): Promise<ExecResult> => {
-      const wrapped = become.wrap(command);
+      const first = sweep;
+      sweep = undefined;
+      const wrapped = become.wrap(first ? `${first.prefix}${command}` : command);
       if (wrapped.refuse) throw wrapped.refuse;
-      return runCommand(connection, wrapped.command, { stdin, timeoutMs, gate: wrapped.gate });
+      const result = await runCommand(connection, wrapped.command, { stdin, timeoutMs, gate: wrapped.gate });
+      first?.done();
+      return result;
     };
 
     const viaExec = execFiles((command, stdin) => runAsTarget(command, stdin), host.name);
     const ids = new IdResolver((command) => run(command, undefined, options.commandTimeoutMs), host.name);
-    const sftp = new SftpFiles(connection, ids, async (from, to) => {
-      const result = await run(`mv -f -- ${shellQuote(from)} ${shellQuote(to)}`);
-      if (result.code !== 0) throw new Error(result.stderr.toString('utf8').trim() || `mv exited ${String(result.code)}`);
+    const sftp = new SftpFiles(connection, ids, {
+      user: target.user,
+      renameByExec: async (from, to) => {
+        const result = await run(`mv -f -- ${shellQuote(from)} ${shellQuote(to)}`);
+        if (result.code !== 0) throw new Error(result.stderr.toString('utf8').trim() || `mv exited ${String(result.code)}`);
+      },
+      diagnose: async (dir, size) => {
+        const result = await run(`sh -c ${shellQuote(DIAGNOSE)} sh ${shellQuote(dir)} ${String(size)}`, undefined, 10_000);
+        return result.stdout.toString('utf8').trim() || undefined;
+      },
+      leftover: (temp) => leftovers.add(temp),
     });
     const files: FileOps = become.active ? viaExec : withFallback(sftp, viaExec);
 
@@ -72,6 +95,20 @@ async function describeSettings(host: Host, options: SshOptions, context: Connec
   }));
   return { hops, warnings: [...settings.problems, ...settings.warnings] };
 }
+
+/**
+ * Why a write into folder $1 of $2 bytes fails, in the OS's own words: a missing
+ * folder, too little space (df), or what creating a file there says (read-only
+ * file system, permission denied). Run only after a write failed.
+ */
+const DIAGNOSE = [
+  'export LC_ALL=C',
+  '[ -d "$1" ] || { echo "missing parent directory"; exit 0; }',
+  'a=$(stat -f -c "%a %S" -- "$1" 2>/dev/null) && set -- "$1" "$2" $a && [ $(($3 * $4)) -lt "$2" ] && { echo "no space left on device"; exit 0; }',
+  't="$1/.fettle-probe-$$"',
+  'if e=$( (: >"$t") 2>&1 ); then rm -f -- "$t"; exit 0; fi',
+  'case $e in *"Read-only file system"*) echo "read-only file system";; *"Permission denied"*|*"Operation not permitted"*) echo "permission denied";; *"No space left"*) echo "no space left on device";; esac',
+].join('\n');
 
 /** SFTP when the server offers it, else the same operations through commands. */
 function withFallback(sftp: SftpFiles, viaExec: FileOps): FileOps {

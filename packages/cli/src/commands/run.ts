@@ -15,6 +15,7 @@ export interface RunCommandOptions {
   readonly verbose?: boolean | undefined;
   /** One JSON line per engine event, then `{"type":"run-done","run":…}`: what `deploy` reads from a node. */
   readonly events?: boolean | undefined;
+  readonly forceLock?: boolean | undefined;
 }
 
 /** Exit code of a finished run: unreachable hosts outrank failed items. */
@@ -33,8 +34,15 @@ export async function runCommand(site: LoadedSite, out: Output, options: RunComm
   const abort = new AbortController();
   // Every host being connected listens to this one signal: more than 10 at once is normal, not a leak.
   setMaxListeners(0, abort.signal);
-  const onSignal = (): void => abort.abort();
-  process.once('SIGINT', onSignal);
+  // First Ctrl-C: no host starts a new wave or item, in-flight writes finish, locks
+  // are released, the partial summary prints. Second: out at once (writes are atomic,
+  // so nothing is left half-written in place).
+  const onSignal = (): void => {
+    if (abort.signal.aborted) process.exit(EXIT.interrupted);
+    abort.abort();
+    out.error('interrupted: finishing what is in flight, releasing locks (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onSignal);
   let confirm: ((host: string, result: ItemResult) => Promise<boolean>) | undefined;
   const prompt = options.interactive ? createInterface({ input: process.stdin, terminal: Boolean(process.stdin.isTTY) }) : undefined;
   if (prompt) {
@@ -62,6 +70,7 @@ export async function runCommand(site: LoadedSite, out: Output, options: RunComm
       emit: options.events ? eventLine : progress ? (event) => progress.onEvent(event) : undefined,
       confirm,
       signal: abort.signal,
+      lock: { force: options.forceLock },
       warn: (message) => out.error(`warning: ${message}`),
       prompt: createSecretPrompt(),
       locateRole: (role, error) => site.locateRole(role, error),

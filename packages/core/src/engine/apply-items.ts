@@ -14,10 +14,23 @@ export interface ApplyOptions {
   confirm?: ((host: string, result: ItemResult) => Promise<boolean>) | undefined;
   /** Once aborted, no wave and no fix starts; what was not started is reported skipped. */
   signal?: AbortSignal | undefined;
-  /** Why an item must be left alone (someone else's soft lock), or undefined. */
-  hold?: ((item: BuiltItem) => string | undefined) | undefined;
+  /**
+   * Awaited after the first gather, before any fix: the host lock's answer. A
+   * `refused` reason skips every item; `hold` says why an item must be left alone
+   * (someone else's soft lock), or undefined.
+   */
+  admission?: Promise<Admission> | undefined;
+  /** Called once before the first fix (the host lock is taken then); a reason refuses every fix. */
+  admit?: (() => Promise<string | undefined>) | undefined;
+  /** Called in the tick of the host's last remote batch (the final confirm), so a last command can ride in it. */
+  lastBatch?: (() => void) | undefined;
   /** Why the host can no longer be worked on (its connection was lost), or undefined. */
   stopped?: (() => string | undefined) | undefined;
+}
+
+export interface Admission {
+  readonly refused?: string | undefined;
+  readonly hold?: ((item: BuiltItem) => string | undefined) | undefined;
 }
 
 /** An item the run is done with; `cascades` when its dependents must be skipped too (failed, `skip`, declined). */
@@ -68,6 +81,7 @@ class HostApply {
   readonly #triggered = new Set<string>();
   /** The latest gathered state of each item. */
   #states = new Map<string, ItemState>();
+  #hold: Admission['hold'];
 
   constructor(built: BuiltHost, graph: ItemGraph, session: HostSession, options: ApplyOptions) {
     this.#host = built.host.name;
@@ -83,6 +97,9 @@ class HostApply {
       [...this.#items.values()].filter((item) => !item.common.skip),
       this.#session,
     );
+    const admission = await this.#options.admission;
+    if (admission?.refused !== undefined) return this.#skipRemaining(admission.refused);
+    this.#hold = admission?.hold;
     for (let wave = this.#nextWave(); wave.length > 0; wave = this.#nextWave()) {
       const halt = this.#halted();
       if (halt !== undefined) {
@@ -104,6 +121,8 @@ class HostApply {
     const differing = this.#settleUnchanged(active, started);
     const accepted = await this.#review(differing);
     if (accepted.length === 0) return;
+    const refused = await this.#options.admit?.();
+    if (refused !== undefined) return this.#skipRemaining(refused);
     this.#options.emit({ type: 'host-phase', host: this.#host, phase: 'fix' });
     const fixed = await this.#fix(accepted);
     this.#options.emit({ type: 'host-phase', host: this.#host, phase: 'confirm' });
@@ -122,7 +141,7 @@ class HostApply {
     for (const item of wave) {
       const id = item.id;
       const blocker = [...this.#needs(id)].find((dep) => this.#outcomes.get(dep)?.cascades);
-      const held = this.#options.hold?.(item);
+      const held = this.#hold?.(item);
       if (blocker) {
         const what = this.#outcomes.get(blocker)?.result.status === 'failed' ? 'failed' : 'was skipped';
         this.#settle({ id, status: 'skipped', reason: `needs ${blocker}, which ${what}`, ms: 0 }, true);
@@ -226,7 +245,12 @@ class HostApply {
         }
       }
     }
-    for (const [id, state] of await gatherItems(toRead.map((entry) => entry.item), this.#session)) after.set(id, state);
+    const reading = gatherItems(
+      toRead.map((entry) => entry.item),
+      this.#session,
+    );
+    if (this.#isLastWave(accepted)) this.#options.lastBatch?.();
+    for (const [id, state] of await reading) after.set(id, state);
 
     for (const entry of accepted) {
       const id = entry.item.id;
@@ -244,6 +268,12 @@ class HostApply {
         this.#settle({ ...entry.result, ms });
       }
     }
+  }
+
+  /** Whether nothing is left after these items: then their confirm is the host's last batch. */
+  #isLastWave(accepted: readonly Pending[]): boolean {
+    const inWave = new Set(accepted.map((entry) => entry.item.id));
+    return this.#graph.order.every((id) => this.#outcomes.has(id) || inWave.has(id));
   }
 
   /** Why no new work may start on this host (interrupted, connection lost), or undefined. */

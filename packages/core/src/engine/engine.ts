@@ -9,6 +9,7 @@ import { prepareHosts } from './prepare.js';
 import type { PrepareOptions } from './items.js';
 import { runHost } from './run-host.js';
 import { taskSiteAccess } from './host-tasks.js';
+import { newHolder } from './lock.js';
 import { summarize, type EngineEvent, type HostResult, type ItemResult, type RunMode, type RunResult } from './results.js';
 
 export { prepareHosts, type PreparedHost } from './prepare.js';
@@ -31,6 +32,8 @@ export interface SiteRunOptions {
   readonly prompt?: ConnectContext['prompt'];
   /** Source places of roles, for messages (the CLI maps them through the compiled config's source map). */
   readonly locateRole?: PrepareOptions['locateRole'];
+  /** Apply takes a hard lock on each host (default true); `force` takes over someone else's, with a warning. */
+  readonly lock?: { readonly enabled?: boolean | undefined; readonly force?: boolean | undefined; readonly comment?: string | undefined } | undefined;
 }
 
 /**
@@ -49,6 +52,7 @@ export async function runSite(options: SiteRunOptions): Promise<RunResult> {
     redactor,
     tasks,
     emit: (event: EngineEvent): void => options.emit?.(redactor.scrubValue(event)),
+    lock: options.lock?.enabled === false ? undefined : { holder: newHolder(options.lock?.comment), force: options.lock?.force ?? false },
   };
   const limit = options.concurrency ?? options.site.concurrency ?? 32;
   const results = await mapPool(ordered, limit, async (host): Promise<HostResult> => {

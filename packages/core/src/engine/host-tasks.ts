@@ -34,12 +34,20 @@ export function taskResult(report: TaskReport, mode: RunMode): ItemResult {
 export async function runTasksStep(
   tasks: HostTasks,
   items: readonly ItemResult[],
-  step: { host: string; mode: RunMode; emit: (event: EngineEvent) => void; stopped?: string | undefined },
+  step: {
+    host: string;
+    mode: RunMode;
+    emit: (event: EngineEvent) => void;
+    stopped?: string | undefined;
+    /** Called before the first task that runs (the host lock is taken then); a reason skips the tasks. */
+    admit?: (() => Promise<string | undefined>) | undefined;
+  },
 ): Promise<ItemResult[]> {
   const failed = items.find((item) => item.status === 'failed');
   const blocked = step.stopped ?? (failed && step.mode === 'apply' ? `not run: item ${failed.id} failed` : undefined);
   const reports = await tasks.run({
     blocked,
+    admit: step.admit,
     onStart: (task) => step.emit({ type: 'item-start', host: step.host, id: `task:${task.task.id}` }),
     onDone: (report) => step.emit({ type: 'item-done', host: step.host, result: taskResult(report, step.mode) }),
   });

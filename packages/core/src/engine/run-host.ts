@@ -11,6 +11,7 @@ import { applyItems } from './apply-items.js';
 import { checkItems } from './check-items.js';
 import { runTasksStep } from './host-tasks.js';
 import type { EngineEvent, HostResult, ItemResult, RunMode } from './results.js';
+import { HostLock, type LockSettings } from './host-lock.js';
 
 /** What every host's run shares: the mode, the site, the way out (events), the controls (confirm, abort). */
 export interface HostRunContext {
@@ -24,6 +25,8 @@ export interface HostRunContext {
   readonly signal?: AbortSignal | undefined;
   readonly warn?: ((message: string) => void) | undefined;
   readonly prompt?: ConnectContext['prompt'];
+  /** Apply takes each host's hard lock for its duration (`force` overrides a live one, with a warning). */
+  readonly lock?: LockSettings | undefined;
 }
 
 type HostOutcome = Omit<HostResult, 'ms' | 'roundTrips' | 'host'>;
@@ -88,22 +91,41 @@ async function connect(prepared: PreparedHost, run: HostRunContext): Promise<{ t
 async function work(prepared: PreparedHost, session: HostSession, run: HostRunContext, started: number): Promise<HostOutcome> {
   const { built, graph } = prepared;
   const host = built.host;
-  // Asked now, so the stamps travel in the same batch as the items' first gather.
+  const applying = run.mode === 'apply' && !host.readonly;
+  const lock = applying && run.lock ? new HostLock(session, run.lock, (message) => run.warn?.(`${host.name}: ${message}`)) : undefined;
+  // Asked now, so the lock probe and the stamps travel in the same batch as the items' first gather.
+  const admission = lock?.probe();
   const tasks = run.tasks.begin(host.name, session.context);
   const stopped = (): string | undefined => (session.lost ? 'connection lost' : undefined);
-  const items =
-    run.mode === 'apply' && !host.readonly
-      ? await applyItems(built, graph, session, { emit: run.emit, confirm: run.confirm, signal: run.signal, stopped })
+  let refused: string | undefined;
+  const admit = async (): Promise<string | undefined> => (refused ??= await lock?.take());
+  try {
+    const items = applying
+      ? await applyItems(built, graph, session, {
+          emit: run.emit,
+          confirm: run.confirm,
+          signal: run.signal,
+          stopped,
+          admission,
+          admit,
+          // Without tasks to follow, the release rides in the last confirm's batch.
+          lastBatch: tasks ? undefined : () => lock?.releaseWith(),
+        })
       : await checkItems(built, graph, session, run.emit, run.mode);
-  const halt = run.signal?.aborted ? 'interrupted' : stopped();
-  const taskRows = tasks ? await runTasksStep(tasks, items, { host: host.name, mode: run.mode, emit: run.emit, stopped: halt }) : [];
-  const all = [...items, ...taskRows];
-  const lost = session.lost;
-  if (lost) {
-    const after = ((lost.at - started) / 1000).toFixed(1);
-    return { status: 'unreachable', items: all, reason: 'lost', error: `connection lost ${after}s into the run (${new Date(lost.at).toISOString()}): ${lost.error.message}` };
+    refused ??= (await admission)?.refused;
+    const halt = refused ?? (run.signal?.aborted ? 'interrupted' : stopped());
+    const taskRows = tasks ? await runTasksStep(tasks, items, { host: host.name, mode: run.mode, emit: run.emit, stopped: halt, admit: lock ? admit : undefined }) : [];
+    const all = [...items, ...taskRows];
+    const lost = session.lost;
+    if (lost) {
+      const after = ((lost.at - started) / 1000).toFixed(1);
+      return { status: 'unreachable', items: all, reason: 'lost', error: `connection lost ${after}s into the run (${new Date(lost.at).toISOString()}): ${lost.error.message}` };
+    }
+    if (refused !== undefined) return { status: 'failed', items: all, reason: 'locked', error: refused };
+    return { status: hostStatus(all), items: all, readonly: host.readonly && run.mode === 'apply' ? true : undefined };
+  } finally {
+    await lock?.release();
   }
-  return { status: hostStatus(all), items: all, readonly: host.readonly && run.mode === 'apply' ? true : undefined };
 }
 
 function hostStatus(items: readonly ItemResult[]): HostResult['status'] {

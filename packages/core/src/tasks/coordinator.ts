@@ -20,7 +20,12 @@ export interface TaskHost {
 /** One host's tasks for one run, their stamps already asked (see `TaskCoordinator.begin`). */
 export interface HostTasks {
   /** Decide, and in apply run, the tasks; `blocked` skips them all with that reason (an item failed). */
-  run(hooks: { blocked?: string | undefined; onStart?: (task: OrderedTask) => void; onDone?: (report: TaskReport) => void }): Promise<TaskReport[]>;
+  run(hooks: {
+    blocked?: string | undefined;
+    admit?: (() => Promise<string | undefined>) | undefined;
+    onStart?: (task: OrderedTask) => void;
+    onDone?: (report: TaskReport) => void;
+  }): Promise<TaskReport[]>;
 }
 
 interface HostEntry {
@@ -113,6 +118,7 @@ export class TaskCoordinator {
           tasks: entry.tasks,
           stamps,
           blocked: hooks.blocked,
+          admit: hooks.admit,
           signal: this.#options.signal,
           remote: (ref) => this.#dependency(entry, ref),
           onStart: hooks.onStart,

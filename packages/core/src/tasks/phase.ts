@@ -43,6 +43,8 @@ export interface TaskPhaseOptions {
   /** When set, no task runs and every task is skipped with this reason (an item failed). */
   readonly blocked?: string | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** Called before the first task that runs (apply); a reason skips it and the rest (the host lock was refused). */
+  readonly admit?: (() => Promise<string | undefined>) | undefined;
   onStart?(task: OrderedTask): void;
   onDone?(report: TaskReport): void;
 }
@@ -122,6 +124,12 @@ export async function runTaskPhase(options: TaskPhaseOptions): Promise<TaskRepor
     else if (host.readonly) finish({ status: 'readonly', reason: decision.reason, because: `readonly host, not run (would run: ${because})` });
     else if (mode !== 'apply') finish({ status: 'would-run', reason: decision.reason, because });
     else {
+      const refused = await options.admit?.();
+      if (refused !== undefined) {
+        stopped = refused;
+        finish({ status: 'skipped', reason: decision.reason, because: refused });
+        continue;
+      }
       options.onStart?.(entry);
       try {
         await task.run(context);

@@ -90,7 +90,7 @@ describe('setup tasks in apply', () => {
     expect(world.log).toHaveLength(4);
     expect(second['db']?.status).toBe('ok');
     expect(Object.values(reasons(second['db']))).toEqual(Array(4).fill(expect.stringMatching(/^ok: up to date \(ran at \d{4}-.*Z\)$/)));
-    // Four stamps, one remote command.
+    // Four stamps and the lock probe in one remote command; nothing ran, so no lock was taken.
     expect(second['db']?.roundTrips.execs).toBe(1);
     expect(world.execs.get('db')).toBe(1);
   });

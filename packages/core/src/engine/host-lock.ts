@@ -1,0 +1,91 @@
+import type { HostSession } from './session.js';
+import { isUnreachableError } from '../protocols/transport.js';
+import { formatError } from '../errors.js';
+import { describeHolder, lockShowCommand, parseLockShow, parseTakeOutput, softLockHold, takeLockCommand, unlockCommand, type LockHolder } from './lock.js';
+import type { Admission } from './apply-items.js';
+
+export interface LockSettings {
+  readonly holder: LockHolder & { token: string };
+  /** Take over a live lock of someone else (with a warning). */
+  readonly force: boolean;
+}
+
+/**
+ * One host's hard lock for one apply, within the round-trip budget:
+ * - `probe()` rides in the first batch (beside the gather): it reads the holder
+ *   and the soft locks, so a no-op apply costs no extra command and a locked
+ *   host is refused at once;
+ * - `take()` (mkdir, atomic) runs once, just before the first fix or task;
+ * - `release()` runs at the end, also after a failure or an interrupt, or rides
+ *   in the last batch when `releaseWith()` is called in that batch's tick.
+ */
+export class HostLock {
+  readonly #session: HostSession;
+  readonly #settings: LockSettings;
+  readonly #warn: (message: string) => void;
+  #probed: Promise<Admission> | undefined;
+  #taking: Promise<string | undefined> | undefined;
+  #taken = false;
+  #releasing: Promise<void> | undefined;
+
+  constructor(session: HostSession, settings: LockSettings, warn: (message: string) => void) {
+    this.#session = session;
+    this.#settings = settings;
+    this.#warn = warn;
+  }
+
+  /** Read the holder and soft locks (call in the first batch's tick). Refuses when someone else holds a live lock. */
+  probe(): Promise<Admission> {
+    const context = this.#session.context;
+    this.#probed ??= context.run(lockShowCommand(context)).then(
+      (result): Admission => {
+        const { hard, soft } = parseLockShow(result.stdout);
+        const hold = softLockHold(soft);
+        const live = hard !== undefined && hard.expires > Date.now();
+        if (live && !this.#settings.force) return { refused: refusal(hard), hold };
+        return { hold };
+      },
+      (error: unknown): Admission => (isUnreachableError(error) ? {} : { refused: `cannot read the host lock: ${formatError(error)}` }),
+    );
+    return this.#probed;
+  }
+
+  /** Take the lock before the first change; resolves to a refusal reason, or undefined once it is ours. */
+  take(): Promise<string | undefined> {
+    const context = this.#session.context;
+    this.#taking ??= context.run(takeLockCommand(context, this.#settings.holder, this.#settings.force)).then(
+      (result) => {
+        if (result.code !== 0) return `cannot take the host lock: ${result.stderr.trim() || `exit code ${String(result.code)}`}`;
+        const outcome = parseTakeOutput(result.stdout);
+        if (!outcome.taken) return refusal(outcome.holder);
+        this.#taken = true;
+        if (outcome.overridden) this.#warn(`took over the lock held by ${describeHolder(outcome.overridden)}`);
+        return undefined;
+      },
+      (error: unknown) => `cannot take the host lock: ${formatError(error)}`,
+    );
+    return this.#taking;
+  }
+
+  /** Start the release now, so it travels in the batch being built in this tick. */
+  releaseWith(): void {
+    if (!this.#taken || this.#releasing) return;
+    const context = this.#session.context;
+    this.#releasing = context.run(unlockCommand(context, this.#settings.holder.token)).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /** Release the lock if it is ours and the connection still allows it. */
+  async release(): Promise<void> {
+    await this.#taking;
+    if (!this.#taken || this.#session.lost) return;
+    this.releaseWith();
+    await this.#releasing;
+  }
+}
+
+function refusal(holder: LockHolder): string {
+  return `locked by ${describeHolder(holder)}; not applied (--force-lock overrides)`;
+}

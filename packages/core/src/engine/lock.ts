@@ -1,0 +1,157 @@
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { shellQuote } from '../protocols/fact.js';
+import type { ItemContext } from '../protocols/item.js';
+import { FettleError } from '../errors.js';
+import type { BuiltItem } from './items.js';
+
+/** fettle's state folder on a host (before the transport root): stamps, the hard lock, soft locks. */
+export const STATE_DIR = '/var/lib/fettle';
+const HARD = `${STATE_DIR}/lock`;
+const SOFT = `${STATE_DIR}/soft-locks`;
+
+/** Who holds a lock: named so a refused user knows whom to ask. */
+export interface LockHolder {
+  /** `user@controller`. */
+  readonly user: string;
+  /** Epoch ms. */
+  readonly started: number;
+  readonly pid: number;
+  readonly comment: string;
+  /** Epoch ms after which the lock no longer counts. */
+  readonly expires: number;
+}
+
+/** A soft lock (BundleWrap's): items matching `items` are left alone by other users' applies. */
+export interface SoftLock extends LockHolder {
+  readonly id: string;
+  /** Item id globs (`file:/etc/*`), `tag:NAME`, or `*` for every item. */
+  readonly items: readonly string[];
+}
+
+/** The controller's identity: `$FETTLE_USER`, else `user@hostname`. */
+export function lockIdentity(): string {
+  return process.env['FETTLE_USER'] ?? `${os.userInfo().username}@${os.hostname()}`;
+}
+
+const when = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** `alice@ctl since 2026-…Z, pid 123 ("deploying")`. */
+export function describeHolder(holder: LockHolder): string {
+  return `${holder.user} since ${when(holder.started)}, pid ${String(holder.pid)}${holder.comment ? ` ("${holder.comment}")` : ''}, expires ${when(holder.expires)}`;
+}
+
+/** `30s`, `15m`, `8h`, `2d`, `1w` → milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)\s*([smhdw])$/.exec(text.trim());
+  if (!match) throw new FettleError('E_ARGUMENT', `bad duration '${text}'`, { expected: 'a number and a unit: 30s, 15m, 8h, 2d, 1w' });
+  const unit = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[match[2] as 's' | 'm' | 'h' | 'd' | 'w'];
+  return Number(match[1]) * unit * 1000;
+}
+
+function globToRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${escaped}$`);
+}
+
+/** Whether a soft lock's pattern covers an item: `*`, `tag:NAME`, or a glob on the item id. */
+export function lockCovers(pattern: string, item: Pick<BuiltItem, 'id' | 'common'>): boolean {
+  if (pattern.startsWith('tag:')) return (item.common.tags ?? []).includes(pattern.slice(4));
+  return globToRegExp(pattern).test(item.id);
+}
+
+function parseRecords<T>(text: string): T[] {
+  const records: T[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      records.push(JSON.parse(line) as T);
+    } catch {
+      // a half-written or hand-edited record is not a lock anyone can name
+    }
+  }
+  return records;
+}
+
+/** What taking the lock found: taken (perhaps over an expired or forced holder), or refused by a live holder. */
+export type TakeOutcome = { readonly taken: true; readonly overridden?: LockHolder | undefined } | { readonly taken: false; readonly holder: LockHolder };
+
+/**
+ * One shell command that takes the host's hard lock: mkdir is atomic, so two
+ * controllers cannot both succeed. An expired lock is taken over; `force` takes
+ * over a live one. The holder record is written beside it (temp + rename).
+ */
+export function takeLockCommand(context: ItemContext, holder: LockHolder & { token: string }, force: boolean): string {
+  const dir = shellQuote(context.path(HARD));
+  const record = shellQuote(JSON.stringify(holder));
+  return [
+    `d=${dir}; mkdir -p -- "$(dirname -- "$d")" || exit 1`,
+    'took=no; if mkdir -- "$d" 2>/dev/null; then took=yes; else',
+    `  h=$(cat -- "$d/holder" 2>/dev/null); printf 'held %s\\n' "$h"`,
+    `  e=$(printf '%s' "$h" | sed -n 's/.*"expires":\\([0-9]*\\).*/\\1/p'); now=$(($(date +%s) * 1000))`,
+    `  if [ ${force ? '1' : '0'} = 1 ] || { [ -n "$e" ] && [ "$e" -lt "$now" ]; }; then took=over; fi`,
+    'fi',
+    `if [ "$took" != no ]; then printf '%s\\n' ${record} >"$d/holder.$$" && mv -f -- "$d/holder.$$" "$d/holder" && echo "took $took"; fi`,
+    'exit 0',
+  ].join('\n');
+}
+
+export function parseTakeOutput(stdout: string): TakeOutcome {
+  const lines = stdout.split('\n');
+  const took = lines.find((line) => line.startsWith('took '));
+  const heldLine = lines.find((line) => line.startsWith('held '));
+  const held = heldLine ? parseRecords<LockHolder>(heldLine.slice(5))[0] : undefined;
+  if (!took) return { taken: false, holder: held ?? { user: 'unknown (no holder record yet)', started: 0, pid: 0, comment: '', expires: 0 } };
+  return { taken: true, overridden: took === 'took over' ? held : undefined };
+}
+
+/** Release the hard lock, only if it is still ours (a forced takeover made it someone else's). */
+export function unlockCommand(context: ItemContext, token: string): string {
+  const dir = shellQuote(context.path(HARD));
+  // rmdir removes only empty folders: a sandbox root is left as it was, a real /var/lib stays.
+  const parents = ['/var/lib/fettle', '/var/lib', '/var'].map((folder) => shellQuote(context.path(folder))).join(' ');
+  return `d=${dir}; if grep -q -- ${shellQuote(`"token":"${token}"`)} "$d/holder" 2>/dev/null; then rm -rf -- "$d"; rmdir -- ${parents} 2>/dev/null; fi; exit 0`;
+}
+
+/** A new hard-lock holder record for this run. */
+export function newHolder(comment = '', ttlMs = 4 * 3600 * 1000): LockHolder & { token: string } {
+  const started = Date.now();
+  return { user: lockIdentity(), started, pid: process.pid, comment, expires: started + ttlMs, token: randomBytes(8).toString('hex') };
+}
+
+/** Soft locks: add, remove, list (`fettle lock`), each one command per host. */
+export function softLockAddCommand(context: ItemContext, lock: SoftLock): string {
+  const dir = shellQuote(context.path(SOFT));
+  const file = shellQuote(path.posix.join(context.path(SOFT), lock.id));
+  return `mkdir -p -- ${dir} && printf '%s\\n' ${shellQuote(JSON.stringify(lock))} >${file}.tmp && mv -f -- ${file}.tmp ${file}`;
+}
+
+export function softLockRemoveCommand(context: ItemContext, id: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new FettleError('E_ARGUMENT', `bad lock id '${id}'`, { expected: 'an id as `fettle lock show` prints it' });
+  const file = shellQuote(path.posix.join(context.path(SOFT), id));
+  return `if [ -f ${file} ]; then rm -f -- ${file}; echo removed; fi`;
+}
+
+export function lockShowCommand(context: ItemContext): string {
+  const dir = shellQuote(context.path(HARD));
+  const soft = shellQuote(context.path(SOFT));
+  return `[ -f ${dir}/holder ] && { printf 'held '; cat -- ${dir}/holder; echo; }; for f in ${soft}/*; do [ -f "$f" ] && { printf 'soft '; cat -- "$f"; echo; }; done; exit 0`;
+}
+
+export function parseLockShow(stdout: string): { hard: LockHolder | undefined; soft: SoftLock[] } {
+  const lines = stdout.split('\n');
+  const hard = parseRecords<LockHolder>(lines.filter((line) => line.startsWith('held ')).map((line) => line.slice(5)).join('\n'))[0];
+  const soft = parseRecords<SoftLock>(lines.filter((line) => line.startsWith('soft ')).map((line) => line.slice(5)).join('\n'));
+  return { hard, soft };
+}
+
+/** Why another user's soft lock keeps an item untouched, or undefined. Own and expired locks do not count. */
+export function softLockHold(soft: readonly SoftLock[], now = Date.now()): (item: BuiltItem) => string | undefined {
+  const me = lockIdentity();
+  const others = soft.filter((lock) => lock.user !== me && lock.expires > now);
+  return (item) => {
+    const lock = others.find((candidate) => candidate.items.some((pattern) => lockCovers(pattern, item)));
+    return lock ? `soft-locked by ${describeHolder(lock)} (lock ${lock.id})` : undefined;
+  };
+}

@@ -1,0 +1,71 @@
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { shellQuote } from '@fettle/core';
+
+/** Where fettle keeps controller-side state: $FETTLE_STATE_DIR, else $XDG_STATE_HOME/fettle, else ~/.local/state/fettle. */
+export function controllerStateDir(): string {
+  const explicit = process.env['FETTLE_STATE_DIR'];
+  if (explicit) return explicit;
+  const xdg = process.env['XDG_STATE_HOME'];
+  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.local', 'state'), 'fettle');
+}
+
+/**
+ * Temp files a lost connection left on one host (`user@host:port`). Each is
+ * appended to a small file on the controller the moment it is known (a second
+ * Ctrl-C cannot lose it); the next connection to that host removes them in its
+ * first command, the batch it sends anyway, so the sweep costs no round trip.
+ */
+export class Leftovers {
+  readonly #file: string;
+  #pending: string[];
+
+  constructor(endpoint: string, dir = controllerStateDir()) {
+    this.#file = path.join(dir, 'leftovers', endpoint.replace(/[^A-Za-z0-9@._-]/g, '_'));
+    let text: string;
+    try {
+      text = readFileSync(this.#file, 'utf8');
+    } catch {
+      text = '';
+    }
+    this.#pending = text.split('\n').filter((line) => line !== '');
+  }
+
+  /** Record a temp file that could not be removed. */
+  add(remotePath: string): void {
+    try {
+      mkdirSync(path.dirname(this.#file), { recursive: true, mode: 0o700 });
+      appendFileSync(this.#file, `${remotePath}\n`, { mode: 0o600 });
+    } catch {
+      // Best effort: the file is still recognisable by its name (.NAME.fettle-tmp-*).
+    }
+  }
+
+  /**
+   * The shell prefix that removes what earlier runs left (empty when nothing), and
+   * a function to call once it ran. Taken once: only the first command carries it.
+   */
+  takeSweep(): { prefix: string; done(): void } {
+    const swept = this.#pending;
+    this.#pending = [];
+    if (swept.length === 0) return { prefix: '', done: () => undefined };
+    return {
+      prefix: `rm -f -- ${swept.map(shellQuote).join(' ')} 2>/dev/null; `,
+      done: () => this.#forget(swept),
+    };
+  }
+
+  #forget(swept: readonly string[]): void {
+    try {
+      const gone = new Set(swept);
+      const left = readFileSync(this.#file, 'utf8').split('\n').filter((line) => line !== '' && !gone.has(line));
+      if (left.length === 0) return rmSync(this.#file, { force: true });
+      const temp = `${this.#file}.${process.pid}`;
+      writeFileSync(temp, `${left.join('\n')}\n`, { mode: 0o600 });
+      renameSync(temp, this.#file);
+    } catch {
+      // Kept: the next run sweeps them again (rm -f of a missing file is harmless).
+    }
+  }
+}
