@@ -151,8 +151,8 @@ describe('user and group on this machine', () => {
     let mark = await kit.mark();
     const create = await run(items, 'apply', kit);
     expect(create.result.summary).toMatchObject({ changed: 2, failed: 0 });
-    // gather; wave 1 (group): fix, confirm; wave 2 (user): re-gather, fix, confirm
-    expect(await kit.countsSince(mark)).toMatchObject({ connections: 1, execs: 6 });
+    // gather; take the host lock; wave 1 (group): fix, confirm; wave 2 (user): re-gather, fix, confirm (+ release)
+    expect(await kit.countsSince(mark)).toMatchObject({ connections: 1, execs: 7 });
     expect(await getent('group', SSH_GROUP)).toMatch(new RegExp(`:${SSH_USER}$`));
 
     mark = await kit.mark();

@@ -26,6 +26,15 @@ export function exitCodeOf(run: RunResult): number {
   return EXIT.ok;
 }
 
+/** After Ctrl-C: what was done and what was not, in one line (the table above has the detail). */
+function interruptedLine(run: RunResult): string {
+  const items = run.hosts.flatMap((host) => host.items);
+  const notDone = items.filter((item) => item.status === 'skipped' && item.reason === 'interrupted').length;
+  const done = items.filter((item) => item.status === 'changed').length;
+  const untouched = run.hosts.filter((host) => host.reason === 'interrupted').length;
+  return `interrupted: ${done} item(s) done, ${notDone} not started${untouched ? `, ${untouched} host(s) not contacted` : ''}; host locks released`;
+}
+
 /** `fettle plan | apply | verify`. */
 export async function runCommand(site: LoadedSite, out: Output, options: RunCommandOptions): Promise<number> {
   const hosts = await site.select(options.selector);
@@ -79,6 +88,7 @@ export async function runCommand(site: LoadedSite, out: Output, options: RunComm
     if (options.events) eventLine({ type: 'run-done', run });
     else if (out.json) out.document(run);
     else for (const line of summaryLines(run)) out.line(line);
+    if (abort.signal.aborted) out.error(interruptedLine(run));
     return abort.signal.aborted ? EXIT.interrupted : exitCodeOf(run);
   } finally {
     prompt?.close();

@@ -210,7 +210,11 @@ class HostApply {
             for (const entry of batch) outcome.notStarted.set(entry.item.id, halt);
             return;
           }
-          for (const entry of batch) this.#options.emit({ type: 'item-start', host: this.#host, id: entry.item.id });
+          const startedAt = Date.now();
+          for (const entry of batch) {
+            entry.result = { ...entry.result, startedAt };
+            this.#options.emit({ type: 'item-start', host: this.#host, id: entry.item.id });
+          }
           if (type.fixMany) {
             await type.fixMany(batch.map((entry) => ({ change: entry.change, item: instance(entry.item) })), this.#session.context);
             return;

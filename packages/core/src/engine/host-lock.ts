@@ -1,7 +1,7 @@
 import type { HostSession } from './session.js';
 import { isUnreachableError } from '../protocols/transport.js';
 import { formatError } from '../errors.js';
-import { describeHolder, lockShowCommand, parseLockShow, parseTakeOutput, softLockHold, takeLockCommand, unlockCommand, type LockHolder } from './lock.js';
+import { describeHolder, lockIdentity, lockShowCommand, parseLockShow, parseTakeOutput, softLockHold, takeLockCommand, unlockCommand, type LockHolder } from './lock.js';
 import type { Admission } from './apply-items.js';
 
 export interface LockSettings {
@@ -26,6 +26,8 @@ export class HostLock {
   #probed: Promise<Admission> | undefined;
   #taking: Promise<string | undefined> | undefined;
   #taken = false;
+  /** The holder found by the probe is a dead process of this controller: take over without --force-lock. */
+  #stale = false;
   #releasing: Promise<void> | undefined;
 
   constructor(session: HostSession, settings: LockSettings, warn: (message: string) => void) {
@@ -42,8 +44,14 @@ export class HostLock {
         const { hard, soft } = parseLockShow(result.stdout);
         const hold = softLockHold(soft);
         const live = hard !== undefined && hard.expires > Date.now();
-        if (live && !this.#settings.force) return { refused: refusal(hard), hold };
-        return { hold };
+        if (!live || this.#settings.force) return { hold };
+        if (diedHere(hard)) {
+          // Our own run on this controller died (a second Ctrl-C, a crash): its lock is stale.
+          this.#stale = true;
+          this.#warn(`took over a stale lock: ${describeHolder(hard)} (that process is gone)`);
+          return { hold };
+        }
+        return { refused: refusal(hard), hold };
       },
       (error: unknown): Admission => (isUnreachableError(error) ? {} : { refused: `cannot read the host lock: ${formatError(error)}` }),
     );
@@ -53,13 +61,13 @@ export class HostLock {
   /** Take the lock before the first change; resolves to a refusal reason, or undefined once it is ours. */
   take(): Promise<string | undefined> {
     const context = this.#session.context;
-    this.#taking ??= context.run(takeLockCommand(context, this.#settings.holder, this.#settings.force)).then(
+    this.#taking ??= context.run(takeLockCommand(context, this.#settings.holder, this.#settings.force || this.#stale)).then(
       (result) => {
         if (result.code !== 0) return `cannot take the host lock: ${result.stderr.trim() || `exit code ${String(result.code)}`}`;
         const outcome = parseTakeOutput(result.stdout);
         if (!outcome.taken) return refusal(outcome.holder);
         this.#taken = true;
-        if (outcome.overridden) this.#warn(`took over the lock held by ${describeHolder(outcome.overridden)}`);
+        if (outcome.overridden && !this.#stale) this.#warn(`took over the lock held by ${describeHolder(outcome.overridden)}`);
         return undefined;
       },
       (error: unknown) => `cannot take the host lock: ${formatError(error)}`,
@@ -83,6 +91,17 @@ export class HostLock {
     if (!this.#taken || this.#session.lost) return;
     this.releaseWith();
     await this.#releasing;
+  }
+}
+
+/** The holder is this controller (same identity) and its process no longer exists. */
+function diedHere(holder: LockHolder): boolean {
+  if (holder.user !== lockIdentity() || holder.pid === process.pid) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 

@@ -32,6 +32,8 @@ export interface ItemResult {
   readonly error?: string | undefined;
   /** Why it was skipped. */
   readonly reason?: string | undefined;
+  /** When apply started fixing it (epoch ms, controller clock); absent for items it did not try to fix. */
+  readonly startedAt?: number | undefined;
   readonly ms: number;
 }
 
