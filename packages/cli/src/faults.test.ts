@@ -217,12 +217,14 @@ describe('two applies at once', () => {
       site(four, `(host) => Object.fromEntries([
         ['directory:/data', {}],
         ...Array.from({ length: 100 }, (_, i) => ['file:/data/f' + i, { content: '${tag} ' + host.name + ' ' + i + '\\n' }]),
-        ['action:slow', { command: 'sleep 1', needs: ['file:/data/f99'] }],
+        ['action:slow', { command: 'sleep 3', needs: ['file:/data/f99'] }],
       ])`);
     const a = siteOf('A');
     const b = siteOf('B');
     const first = fettle(['apply', '--site', a, '--json'], undefined, { FETTLE_USER: 'alice@ctl-a' });
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    // The second starts once the first holds some host (or after 0.8 s, as a user would).
+    const holding = (): boolean => four.some((host) => existsSync(path.join(rootOf(host), 'var/lib/fettle/lock')));
+    for (let waited = 0; waited < 800 && !holding(); waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
     const second = fettle(['apply', '--site', b, '--json'], undefined, { FETTLE_USER: 'bob@ctl-b' });
     const [ra, rb] = await Promise.all([first, second]);
     const ja = JSON.parse(ra.stdout) as JsonRun;

@@ -96,7 +96,6 @@ async function connectHop(
   context: ConnectContext,
   hostName: string,
   isTarget: boolean,
-  keepalive: Keepalive,
 ): Promise<ClientType> {
   const endpoint = `${hop.user}@${hop.hostname}:${hop.port}`;
   const policy = hop.hostKeyPolicy;
