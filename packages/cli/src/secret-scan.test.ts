@@ -204,6 +204,7 @@ describe('secrets never leak', () => {
       fettle(['apply', '-v']),
       fettle(['apply', '--json']),
       fettle(['apply', '--debug']),
+      fettle(['apply', '-i'], { input: 'n\n'.repeat(40) }),
       fettle(['items', 'web1']),
       fettle(['items', 'web1', '--json']),
       fettle(['items', 'web1', '--preview', 'template:/etc/app/app.conf']),

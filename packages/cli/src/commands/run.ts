@@ -58,7 +58,8 @@ export async function runCommand(site: LoadedSite, out: Output, options: RunComm
     // An iterator buffers lines, so answers typed (or piped) ahead are not lost.
     const answers = prompt[Symbol.asyncIterator]();
     confirm = async (host, result) => {
-      progress?.print(itemLines(host, { ...result, status: 'wouldChange' }));
+      // Asked before the result is emitted (and scrubbed there): scrub it here too.
+      progress?.print(itemLines(host, out.redactor.scrubValue({ ...result, status: 'wouldChange' })));
       out.stdout.write(`apply ${result.id} on ${host}? [y/N] `);
       const next = await answers.next();
       const answer = next.done ? '' : String(next.value).trim().toLowerCase();
