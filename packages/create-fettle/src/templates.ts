@@ -43,9 +43,9 @@ web = web1
 web1 = webserver
 
 [function_role_map]
-# every host gets the default roles
+# the roles of each function; \`default\` is the function of hosts listed in [groups] without one
+webserver = base
 default = base
-webserver =
 `;
 
 export const NODE = `${JSON.stringify({ address: '192.0.2.10', user: 'root', vars: { motd: 'Managed by fettle.' } }, null, 2)}\n`;

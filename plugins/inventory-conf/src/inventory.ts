@@ -3,7 +3,7 @@ import { inventoryError, listNames } from './problem.js';
 
 /** The group every node belongs to, as in progfiguration. */
 export const UNIVERSAL_GROUP = 'universal';
-/** The function_role_map key whose roles every node gets first. */
+/** The fallback function: a node named in [groups] but not in [node_function_map] gets its roles. */
 export const DEFAULT_ROLES_KEY = 'default';
 
 /** What inventory.conf says, with the line each fact came from. */
@@ -13,7 +13,7 @@ export interface ParsedInventory {
   readonly nodes: ReadonlyMap<string, { readonly function: string; readonly line: number }>;
   /** Group → members, in file order (without `universal`). */
   readonly groups: ReadonlyMap<string, { readonly members: readonly string[]; readonly line: number }>;
-  /** Function → roles (without `default`). */
+  /** Function → roles (with `default`, the fallback function). */
   readonly functions: ReadonlyMap<string, readonly string[]>;
   readonly defaultRoles: readonly string[];
   readonly controllerAgePath: string | undefined;
@@ -62,7 +62,7 @@ export function interpretInventory(doc: IniDocument): ParsedInventory {
   const general = readGeneral(file, generalSection ?? secretsSection);
   const { functions, defaultRoles } = readFunctions(file, byName.get('function_role_map'));
   const nodes = readNodes(file, byName.get('node_function_map'), functions);
-  const groups = readGroups(file, byName.get('groups'), nodes);
+  const groups = readGroups(file, byName.get('groups'), nodes, functions.has(DEFAULT_ROLES_KEY));
 
   return {
     file,
@@ -146,7 +146,8 @@ function readNodes(
 function readGroups(
   file: string,
   section: IniSection | undefined,
-  nodes: ReadonlyMap<string, unknown>,
+  nodes: Map<string, { function: string; line: number }>,
+  hasDefault: boolean,
 ): Map<string, { members: readonly string[]; line: number }> {
   const groups = new Map<string, { members: readonly string[]; line: number }>();
   for (const entry of section?.entries ?? []) {
@@ -158,12 +159,16 @@ function readGroups(
     }
     const members = uniqueWords(file, entry, 'node');
     for (const token of entryTokens(entry)) {
-      if (!nodes.has(token.text)) {
-        throw inventoryError(file, token.line, `group '${entry.key}' names unknown node '${token.text}'`, {
-          expected: `a node listed in [node_function_map] (${listNames(nodes.keys(), 'none is listed')})`,
-          hint: `add \`${token.text} = FUNCTION\` to [node_function_map]`,
-        });
+      if (nodes.has(token.text)) continue;
+      // progfiguration's fallback: a node with no function of its own gets the `default` function.
+      if (hasDefault) {
+        nodes.set(token.text, { function: DEFAULT_ROLES_KEY, line: token.line });
+        continue;
       }
+      throw inventoryError(file, token.line, `group '${entry.key}' names unknown node '${token.text}'`, {
+        expected: `a node listed in [node_function_map] (${listNames(nodes.keys(), 'none is listed')})`,
+        hint: `add \`${token.text} = FUNCTION\` to [node_function_map], or a \`${DEFAULT_ROLES_KEY} = ROLES\` function for nodes without one`,
+      });
     }
     groups.set(entry.key, { members, line: entry.line });
   }

@@ -79,10 +79,37 @@ default = settz base
     });
     const hosts = await store.listHosts();
     expect(hosts.map((h) => [h.name, h.function, h.groups, h.roles])).toEqual([
-      ['node1', 'func1', ['universal', 'group1', 'group2'], ['settz', 'base']],
-      ['node2', 'func2', ['universal', 'group2', 'web'], ['settz', 'base', 'otherrole', 'asdf', 'etc']],
+      ['node1', 'func1', ['universal', 'group1', 'group2'], ['settz']],
+      ['node2', 'func2', ['universal', 'group2', 'web'], ['settz', 'otherrole', 'asdf', 'etc']],
       ['node3', 'default', ['universal', 'group2', 'web'], ['settz', 'base']],
     ]);
+  });
+
+  it("gives progfiguration's `default` function to nodes that have none, and only to them", async () => {
+    const dir = await siteWith({
+      'inventory.conf': `[groups]
+web = node1 newnode
+db = newnode
+
+[node_function_map]
+node1 = webserver
+
+[function_role_map]
+webserver = nginx
+default = settz base
+`,
+    });
+    const hosts = await (await inventoryConf(path.join(dir, 'inventory.conf'))).listHosts();
+    expect(hosts.map((h) => [h.name, h.function, h.groups, h.roles])).toEqual([
+      ['node1', 'webserver', ['universal', 'web'], ['nginx']],
+      ['newnode', 'default', ['universal', 'web', 'db'], ['settz', 'base']],
+    ]);
+  });
+
+  it('without a `default` function, a node with no function is an error naming its line', async () => {
+    const { error } = await failure({ 'inventory.conf': '[groups]\nweb = node1 newnode\n\n[node_function_map]\nnode1 = webserver\n\n[function_role_map]\nwebserver = nginx\n' });
+    expect(formatError(error)).toMatch(/inventory\.conf:2: group 'web' names unknown node 'newnode'/);
+    expect(formatError(error)).toMatch(/default = ROLES/);
   });
 });
 

@@ -47,7 +47,7 @@ export class InventoryConfStore implements HostStore {
   readonly nodeFallbackKeyPath: string | undefined;
   /** Function → roles, from `[function_role_map]`. */
   readonly functions: Readonly<Record<string, readonly string[]>>;
-  /** The `default` roles every host gets first. */
+  /** The roles of the `default` function: those of every node that has no function of its own. */
   readonly defaultRoles: readonly string[];
   readonly #hosts: readonly Host[];
   readonly #groups: Readonly<Record<string, readonly string[]>>;
@@ -100,7 +100,8 @@ export class InventoryConfStore implements HostStore {
       }
       const vars: Record<string, unknown> = {};
       for (const layer of layers.get(name) ?? []) Object.assign(vars, layer.vars);
-      const roles = [...new Set([...inventory.defaultRoles, ...(inventory.functions.get(fn) ?? [])])];
+      // progfiguration's `default` is a fallback function, not extra roles: a node gets its function's roles only.
+      const roles = [...(inventory.functions.get(fn) ?? [])];
       return {
         name,
         address: nodeFile?.data.address,
