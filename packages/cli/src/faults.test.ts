@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startSshd, type SshdKit } from '@fettle/testkit';
+import { silentHost, startSshd, type SshdKit } from '@fettle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -114,7 +114,7 @@ function killWhenWriting(victim: string): { killed: () => number } {
 
 interface JsonRun {
   summary: Record<string, number>;
-  hosts: { host: string; status: string; reason?: string; error?: string; items: { id: string; status: string; reason?: string; startedAt?: number }[] }[];
+  hosts: { host: string; status: string; reason?: string; error?: string; ms: number; items: { id: string; status: string; reason?: string; error?: string; startedAt?: number }[] }[];
 }
 
 describe('a host that dies mid-apply', () => {
@@ -270,4 +270,85 @@ describe('two applies at once', () => {
     const again = JSON.parse((await fettle(['apply', host, '--site', dir, '--json'], undefined, { FETTLE_USER: 'dave@desk' })).stdout) as JsonRun;
     expect(again.hosts[0]?.items.find((item) => item.id === 'file:/soft/a.conf')?.status).toBe('changed');
   }, 60_000);
+});
+
+describe('OS failures', () => {
+  it('a 5 MiB file on a full 1 MiB tmpfs fails with no space left on device, old content intact, no temp file; a read-only target fails with its reason; the other hosts are fine', async () => {
+    const [full, readOnly, fine] = ['h6', 'h7', 'h8'] as const;
+    const small = path.join(rootOf(full), 'small');
+    const ro = path.join(rootOf(readOnly), 'ro');
+    mkdirSync(small, { recursive: true });
+    mkdirSync(ro, { recursive: true });
+    const mount = (args: string[]): Promise<Run> =>
+      new Promise((resolve) => {
+        const child = spawn('mount', args);
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on('close', (code) => resolve({ code, stdout: '', stderr, ms: 0 }));
+      });
+    expect((await mount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small])).code).toBe(0);
+    writeFileSync(path.join(small, 'big.bin'), 'old content\n');
+    expect((await mount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', ro])).code).toBe(0);
+    writeFileSync(path.join(ro, 'conf'), 'old ro\n');
+    expect((await mount(['-o', 'remount,ro', ro])).code).toBe(0);
+    try {
+      const dir = site(
+        [full, readOnly, fine],
+        `(host) => host.name === '${full}' ? { 'file:/small/big.bin': { content: 'x'.repeat(5 * 1024 * 1024) } }
+          : host.name === '${readOnly}' ? { 'file:/ro/conf': { content: 'new\\n' } }
+          : { 'file:/fine.txt': { content: 'fine\\n' } }`,
+      );
+      const run = await fettle(['apply', '--site', dir, '--json']);
+      expect(run.code, run.stderr).toBe(1);
+      const report = JSON.parse(run.stdout) as JsonRun;
+      const byHost = Object.fromEntries(report.hosts.map((host) => [host.host, host]));
+      expect(byHost[full]?.items[0]?.error).toMatch(/cannot write .*big\.bin: no space left on device/);
+      expect(byHost[readOnly]?.items[0]?.error).toMatch(/cannot write .*conf: read-only file system/);
+      expect(byHost[fine]?.status).toBe('changed');
+      expect(readFileSync(path.join(small, 'big.bin'), 'utf8')).toBe('old content\n');
+      expect(readFileSync(path.join(ro, 'conf'), 'utf8')).toBe('old ro\n');
+      expect(temps(small)).toEqual([]);
+      expect(readFileSync(path.join(rootOf(fine), 'fine.txt'), 'utf8')).toBe('fine\n');
+    } finally {
+      for (const target of [small, ro]) await new Promise((resolve) => spawn('umount', [target]).on('close', resolve));
+    }
+  }, 60_000);
+
+  it('a private key readable by others is refused with OpenSSH reason and the chmod 600 hint: exit 2', async () => {
+    const host = 'h8';
+    const loose = path.join(mkdtempSync(path.join(sitesRoot, 'key-')), 'id_loose');
+    made.push(path.dirname(loose));
+    writeFileSync(loose, readFileSync(kit(host).clientKeyPath), { mode: 0o644 });
+    const dir = site([host], `() => ({ 'file:/key.txt': { content: 'k\\n' } })`, { identityFile: loose });
+    const run = await fettle(['apply', '--site', dir]);
+    expect(run.code, run.stdout + run.stderr).toBe(2);
+    const text = run.stdout + run.stderr;
+    expect(text).toMatch(/permissions 0644 are too open; it is required that your private key files are NOT accessible by others/);
+    expect(text).toContain(`chmod 600 ${loose}`);
+    expect(existsSync(path.join(rootOf(host), 'key.txt'))).toBe(false);
+  }, 30_000);
+});
+
+describe('a host that never answers', () => {
+  it('accepts TCP and never speaks: unreachable after the connect timeout, the others done long before', async () => {
+    const silent = await silentHost();
+    try {
+      const dir = site(['h1', 'h2'], `(host) => ({ ['file:/answer-' + host.name]: { content: 'yes\\n' } })`);
+      const config = path.join(dir, 'fettle.config.ts');
+      const mute = { ...kit('h2').inventoryHost('h2', { connectTimeoutMs: 3000 }), port: silent.port };
+      writeFileSync(config, readFileSync(config, 'utf8').replace(/hosts: \{(.*)\}, defaultRoles/s, (_all, body: string) => `hosts: {${body}, mute: ${JSON.stringify(mute)} }, defaultRoles`));
+      const run = await fettle(['apply', '--site', dir, '--json']);
+      expect(run.code, run.stderr).toBe(2);
+      const report = JSON.parse(run.stdout) as JsonRun;
+      const byHost = Object.fromEntries(report.hosts.map((host) => [host.host, host]));
+      expect(byHost['mute']).toMatchObject({ status: 'unreachable', reason: 'timeout' });
+      expect(byHost['mute']?.error).toMatch(/no SSH connection within 3000 ms/);
+      for (const name of ['h1', 'h2']) {
+        expect(byHost[name]?.status).toMatch(/^(changed|ok)$/);
+        expect(byHost[name]?.ms).toBeLessThan(1500);
+      }
+    } finally {
+      await silent.close();
+    }
+  }, 30_000);
 });
