@@ -107,7 +107,7 @@ async function agreeing(command: string, dir: string): Promise<{ run: RunResult;
 }
 
 describe('counts agree across the lines, the summary and --json', () => {
-  it('a host refusing every command (sudo wants a password): every item is counted, failed or skipped, none lost', async () => {
+  it('a host failing before its items (sudo wants a password): every item counts as failed', async () => {
     const dir = site(`{ web1: { transport: 'sudoless' }, web2: { transport: 'local', transportOptions: { root: 'sandbox/web2' } } }`, `() => ({
       items: { 'directory:/etc': {}, 'file:/etc/a': { content: 'a' }, 'file:/etc/b': { content: 'b' }, 'directory:/etc/c': {}, 'file:/etc/d': { content: 'd' } },
       tasks: [{ id: 'setup', description: 'a setup task', hash: () => '1', run: async () => undefined }],
@@ -116,16 +116,16 @@ describe('counts agree across the lines, the summary and --json', () => {
     expect(code).toBe(1);
     const web1 = run.hosts.find((host) => host.host === 'web1');
     expect(web1?.status).toBe('failed');
-    // The first item fails on the refused command; the ones that need it are skipped; none is missing.
+    // The host failed before its items (its lock could not be read): every item counts as failed, none is lost.
     expect(web1?.items.map((item) => [item.id, item.status]).sort()).toEqual([
       ['directory:/etc', 'failed'],
-      ['directory:/etc/c', 'skipped'],
-      ['file:/etc/a', 'skipped'],
-      ['file:/etc/b', 'skipped'],
-      ['file:/etc/d', 'skipped'],
-      ...(web1?.items.some((item) => item.id === 'task:setup') ? [['task:setup', web1.items.find((item) => item.id === 'task:setup')?.status]] : []),
+      ['directory:/etc/c', 'failed'],
+      ['file:/etc/a', 'failed'],
+      ['file:/etc/b', 'failed'],
+      ['file:/etc/d', 'failed'],
     ]);
-    expect(web1?.items.find((item) => item.id === 'directory:/etc')?.error).toMatch(/sudo: a terminal is required/);
+    expect(web1?.items[0]?.error).toMatch(/not run: .*sudo: a terminal is required/);
+    expect(run.summary.failed).toBe(5);
     expect(text).toMatch(new RegExp(`summary: \\d+ changed, \\d+ ok, ${run.summary.failed} failed`));
   });
 

@@ -30,6 +30,8 @@ export interface ApplyOptions {
 
 export interface Admission {
   readonly refused?: string | undefined;
+  /** The refusal is the host failing (its lock could not even be read), not someone else's lock: items count as failed. */
+  readonly failed?: boolean | undefined;
   readonly hold?: ((item: BuiltItem) => string | undefined) | undefined;
 }
 
@@ -98,7 +100,7 @@ class HostApply {
       this.#session,
     );
     const admission = await this.#options.admission;
-    if (admission?.refused !== undefined) return this.#skipRemaining(admission.refused);
+    if (admission?.refused !== undefined) return this.#skipRemaining(admission.refused, admission.failed ? 'failed' : 'skipped');
     this.#hold = admission?.hold;
     for (let wave = this.#nextWave(); wave.length > 0; wave = this.#nextWave()) {
       const halt = this.#halted();
@@ -286,9 +288,12 @@ class HostApply {
     return this.#options.stopped?.();
   }
 
-  /** Report every item not settled yet as skipped, with the reason the run stopped. */
-  #skipRemaining(reason: string): void {
-    for (const id of this.#graph.order) if (!this.#outcomes.has(id)) this.#settle({ id, status: 'skipped', reason, ms: 0 }, true);
+  /** Report every item not settled yet as skipped (or failed, when the host failed), with the reason the run stopped. */
+  #skipRemaining(reason: string, status: 'skipped' | 'failed' = 'skipped'): void {
+    for (const id of this.#graph.order) {
+      if (this.#outcomes.has(id)) continue;
+      this.#settle(status === 'failed' ? { id, status, error: `not run: ${reason}`, ms: 0 } : { id, status, reason, ms: 0 }, true);
+    }
   }
 
   #needs(id: string): ReadonlySet<string> {

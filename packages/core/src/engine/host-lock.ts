@@ -53,7 +53,7 @@ export class HostLock {
         }
         return { refused: refusal(hard), hold };
       },
-      (error: unknown): Admission => (isUnreachableError(error) ? {} : { refused: `cannot read the host lock: ${formatError(error)}` }),
+      (error: unknown): Admission => (isUnreachableError(error) ? {} : { refused: `cannot read the host lock: ${formatError(error)}`, failed: true }),
     );
     return this.#probed;
   }
