@@ -161,6 +161,35 @@ describe('a host that dies mid-apply', () => {
   }, 120_000);
 });
 
+describe('a host that goes silent mid-apply', () => {
+  it('keepalives declare it lost within interval × (count + 1): exit 2, the other host converged', async () => {
+    const [silentOne, other] = ['h4', 'h5'] as const;
+    for (const host of [silentOne, other]) rmSync(path.join(rootOf(host), 'data'), { recursive: true, force: true });
+    const dir = site([silentOne, other], TWO_HUNDRED, { serverAliveInterval: 1, serverAliveCountMax: 2 });
+    let frozenAt = 0;
+    const data = path.join(rootOf(silentOne), 'data');
+    const timer = setInterval(() => {
+      if (frozenAt === 0 && existsSync(data) && readdirSync(data).length > 0 && kit(silentOne).killSessions('SIGSTOP') > 0) frozenAt = Date.now();
+    }, 2);
+    try {
+      const run = await fettle(['apply', '--site', dir, '--json']);
+      expect(frozenAt).toBeGreaterThan(0);
+      expect(run.code, run.stderr).toBe(2);
+      // Lost within 1 s × (2 + 1), with slack for a loaded machine; never the minutes of TCP timeouts.
+      expect(Date.now() - frozenAt).toBeLessThan(10_000);
+      const report = JSON.parse(run.stdout) as JsonRun;
+      const byHost = Object.fromEntries(report.hosts.map((host) => [host.host, host]));
+      expect(byHost[silentOne]).toMatchObject({ status: 'unreachable', reason: 'lost' });
+      expect(byHost[other]?.status).toBe('changed');
+      expect(assertWholeFiles(other)).toBe(FILES);
+      assertWholeFiles(silentOne);
+    } finally {
+      clearInterval(timer);
+      kit(silentOne).killSessions('SIGKILL');
+    }
+  }, 60_000);
+});
+
 describe('Ctrl-C', () => {
   it('SIGINT during an apply of 8 hosts: exit 130, no item starts after the signal, no temp file, locks released, partial summary', async () => {
     // Ten waves of five slow actions per host: a wave every ~0.3 s.

@@ -89,9 +89,10 @@ export interface SshdKit extends AsyncDisposable {
   /**
    * SIGKILL every session process (the per-connection sshd and what it runs) at
    * once, as if the host died mid-run; the listener stays, so a rerun can connect.
-   * Returns how many processes were killed.
+   * With `SIGSTOP` the host goes silent instead (the TCP connection stays open):
+   * what keepalives are for. Returns how many processes were signalled.
    */
-  readonly killSessions: () => number;
+  readonly killSessions: (signal?: NodeJS.Signals) => number;
   /**
    * SIGTERM the daemon and its session processes, wait until gone, remove `dir`
    * (unless `keepDir`); idempotent. A function property so `afterAll(kit.stop)` works unbound.
@@ -448,11 +449,11 @@ async function startIn(
     return stopping;
   };
 
-  const killSessions = (): number => {
+  const killSessions = (signal: NodeJS.Signals = 'SIGKILL'): number => {
     // Depth first, children before parents, so nothing is reparented out of reach.
     const tree = (root: number): number[] => childPids(root).flatMap((child) => [...tree(child), child]);
     const victims = tree(pid);
-    for (const victim of victims) trySignal(victim, 'SIGKILL');
+    for (const victim of victims) trySignal(victim, signal);
     return victims.length;
   };
 
