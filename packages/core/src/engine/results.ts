@@ -20,6 +20,7 @@ export const ITEM_STATUSES: readonly ItemStatus[] = ['ok', 'changed', 'wouldChan
 /** The status of an item that differs from its desired state, in a run that does not fix it. */
 export const differsStatus = (mode: RunMode): ItemStatus => (mode === 'verify' ? 'drift' : 'wouldChange');
 
+/** Keep `packages/cli/schemas/run.schema.json` in step: its tests validate real runs against it. */
 export interface ItemResult {
   readonly id: string;
   readonly status: ItemStatus;
