@@ -2,7 +2,7 @@
 // object, validated against the schemas published in @fettle/cli/schemas/ (ajv, strict).
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from './main.js';
@@ -131,11 +131,26 @@ describe('--json outputs validate against the published schemas', () => {
     validator('hosts')((await json(['hosts', '--site', dir])).document);
     validator('hosts')((await json(['hosts', '--site', dir, '--vars'])).document);
     validator('tasks')((await json(['tasks', 'web1', '--site', dir])).document);
-    const example = exampleSite();
-    const items = (await json(['items', 'node1', '--site', example])).document as { items: { id: string; type: string }[] };
-    validator('items')(items);
-    const template = items.items.find((item) => item.type === 'template');
-    if (template) validator('items-preview')((await json(['items', 'node1', '--site', example, '--preview', template.id])).document);
+    validator('items')((await json(['items', 'node1', '--site', exampleSite()])).document);
+    const templated = mkdtempSync(path.join(sitesRoot, 'schemas-template-'));
+    made.push(templated);
+    writeFileSync(path.join(templated, 'motd.eta'), 'Hello from <%= host.name %>\n');
+    writeFileSync(
+      path.join(templated, 'fettle.config.ts'),
+      `import { MemoryHostStore, defineSite } from '@fettle/core';
+import local from '@fettle/transport-local';
+import templates from '${pathToFileURL(path.resolve(here, '../../../plugins/template-eta/dist/index.js')).href}';
+export default defineSite({
+  plugins: [local, templates],
+  hosts: new MemoryHostStore({ hosts: { web1: { transport: 'local', transportOptions: { root: 'sandbox/web1' } } }, defaultRoles: ['base'] }),
+  roles: { base: () => ({ 'template:/motd': { source: 'motd.eta' } }) },
+});
+`,
+    );
+    const preview = await json(['items', 'web1', '--site', templated, '--preview', 'template:/motd']);
+    expect(preview.code).toBe(0);
+    validator('items-preview')(preview.document);
+    expect(preview.document).toEqual({ host: 'web1', item: 'template:/motd', content: 'Hello from web1\n' });
   });
 
   it('the error object, for bad input, bad arguments and a failure of a plugin', async () => {
