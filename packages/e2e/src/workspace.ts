@@ -56,3 +56,10 @@ export function promisedFiles(manifest: Manifest): string[] {
   }
   return [...targets];
 }
+
+/** Whether a promised target is in the packed files; an export pattern (`./schemas/*`) needs at least one match. */
+export function isDelivered(target: string, files: readonly string[]): boolean {
+  if (!target.includes('*')) return files.includes(target);
+  const pattern = new RegExp(`^${target.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.+')}$`);
+  return files.some((file) => pattern.test(file));
+}
