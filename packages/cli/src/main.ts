@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { Redactor, connectHost, formatError, isFettleError, type CommandDefinition } from '@fettle/core';
+import { Redactor, connectHost, formatError, isFettleError, type CommandDefinition } from '@fettle/core/engine';
 import { EXIT, EXIT_HELP } from './exit-codes.js';
 import { Output } from './output.js';
 import { loadSite, type BuiltInSite, type LoadedSite } from './site.js';

@@ -1,4 +1,4 @@
-import { Redactor } from '@fettle/core';
+import { Redactor } from '@fettle/core/engine';
 
 /** Where a command writes. Everything passes the run's Redactor on the way out. */
 export class Output {

@@ -1,19 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  connectHost,
-  formatError,
-  isUnreachableError,
-  mapPool,
-  shellQuote,
-  summarize,
-  type EngineEvent,
-  type Host,
-  type HostResult,
-  type RunMode,
-  type RunResult,
-  type Transport,
-} from '@fettle/core';
+import { connectHost, formatError, isUnreachableError, mapPool, shellQuote, summarize, type EngineEvent, type Host, type HostResult, type RunMode, type RunResult, type Transport } from '@fettle/core/engine';
 import { createSecretPrompt } from '../prompt.js';
 import { NODE_KEY_PATH } from '../node-mode.js';
 import type { Output } from '../output.js';

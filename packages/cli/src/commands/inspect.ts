@@ -1,4 +1,4 @@
-import { buildGraph, buildHostItems, FettleError, type BuiltItem, type ExplainedVar, type Host } from '@fettle/core';
+import { buildGraph, buildHostItems, FettleError, type BuiltItem, type ExplainedVar, type Host } from '@fettle/core/engine';
 import pc from 'picocolors';
 import type { Output } from '../output.js';
 import type { LoadedSite } from '../site.js';

@@ -1,21 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  HostSession,
-  connectHost,
-  describeHolder,
-  formatError,
-  isUnreachableError,
-  lockIdentity,
-  lockShowCommand,
-  mapPool,
-  parseDuration,
-  parseLockShow,
-  softLockAddCommand,
-  softLockRemoveCommand,
-  type Host,
-  type LockHolder,
-  type SoftLock,
-} from '@fettle/core';
+import { HostSession, connectHost, describeHolder, formatError, isUnreachableError, lockIdentity, lockShowCommand, mapPool, parseDuration, parseLockShow, softLockAddCommand, softLockRemoveCommand, type Host, type LockHolder, type SoftLock } from '@fettle/core/engine';
 import { EXIT } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import type { LoadedSite } from '../site.js';

@@ -4,7 +4,7 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { FettleError, formatError, summarize, type RunResult } from '@fettle/core';
+import { FettleError, formatError, summarize, type RunResult } from '@fettle/core/engine';
 import { EXIT } from '../exit-codes.js';
 import { NODE_KEY_PATH } from '../node-mode.js';
 import type { Output } from '../output.js';

@@ -1,4 +1,4 @@
-import { FettleError, resolveTransport, type Host, type TransportDescription } from '@fettle/core';
+import { FettleError, resolveTransport, type Host, type TransportDescription } from '@fettle/core/engine';
 import pc from 'picocolors';
 import type { Output } from '../output.js';
 import type { LoadedSite } from '../site.js';

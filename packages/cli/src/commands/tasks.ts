@@ -1,5 +1,5 @@
 import pc from 'picocolors';
-import { FettleError, inspectTasks, type TaskReport } from '@fettle/core';
+import { FettleError, inspectTasks, type TaskReport } from '@fettle/core/engine';
 import { EXIT } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import type { LoadedSite } from '../site.js';

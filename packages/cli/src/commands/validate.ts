@@ -1,4 +1,4 @@
-import { formatError, prepareHosts, type Host } from '@fettle/core';
+import { formatError, prepareHosts, type Host } from '@fettle/core/engine';
 import { EXIT } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import type { LoadedSite } from '../site.js';
