@@ -1,20 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compareVersions, mintEpochVersion } from './site-package/version.js';
+import { bin, example, removedAfterAll, sitesRoot } from './test-sites.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '../dist/bin.js');
-const example = path.resolve(here, '../../../examples/site-basic');
-const sitesRoot = path.resolve(here, '../.test-sites');
-mkdirSync(sitesRoot, { recursive: true });
-const made: string[] = [];
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+const made = removedAfterAll();
 
 function fettle(args: string[], cwd?: string) {
   const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd, env: { ...process.env, NO_COLOR: '1' } });

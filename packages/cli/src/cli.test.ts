@@ -1,19 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { bin, example, removedAfterAll, sitesRoot } from './test-sites.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '../dist/bin.js');
-const example = path.resolve(here, '../../../examples/site-basic');
-// Sites live inside this package so that node resolves @fettle/* from its node_modules.
-const sitesRoot = path.resolve(here, '../.test-sites');
-mkdirSync(sitesRoot, { recursive: true });
-const made: string[] = [];
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+const made = removedAfterAll();
 
 function fettle(args: string[], options: { input?: string } = {}) {
   const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input: options.input, env: { ...process.env, NO_COLOR: '1' } });

@@ -9,9 +9,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sshdForTests } from '@fettle/testkit';
 import { main } from './main.js';
+import { sitesRoot } from './test-sites.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const sitesRoot = path.resolve(here, '../.test-sites');
 const plugin = (name: string): string => pathToFileURL(path.resolve(here, `../../../plugins/${name}/dist/index.js`)).href;
 const sshd = sshdForTests({ hosts: ['web1'] });
 const made: string[] = [];

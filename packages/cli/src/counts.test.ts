@@ -1,19 +1,15 @@
 // One truth for counts: for each run below, the item lines on screen, the summary
 // line and `--json` agree, item by item and status by status.
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ItemStatus, RunResult } from '@fettle/core';
 import { main } from './main.js';
+import { removedAfterAll, sitesRoot } from './test-sites.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const sitesRoot = path.resolve(here, '../.test-sites');
-mkdirSync(sitesRoot, { recursive: true });
-const made: string[] = [];
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+const made = removedAfterAll();
 const plugin = (name: string): string => pathToFileURL(path.resolve(here, `../../../plugins/${name}/dist/index.js`)).href;
 
 function site(hosts: string, role: string): string {

@@ -4,13 +4,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sshdForTests } from '@fettle/testkit';
+import { bin, sitesRoot } from './test-sites.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '../dist/bin.js');
-const sitesRoot = path.resolve(here, '../.test-sites');
 mkdirSync(sitesRoot, { recursive: true });
 const HOSTS = ['web1', 'web2', 'web3'];
 const SECRET = `db-password-${Math.random().toString(36).slice(2)}-${Date.now()}`;

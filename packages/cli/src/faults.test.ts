@@ -4,13 +4,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { silentHost, startSshd, type SshdKit } from '@fettle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bin, sitesRoot } from './test-sites.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '../dist/bin.js');
-const sitesRoot = path.resolve(here, '../.test-sites');
 mkdirSync(sitesRoot, { recursive: true });
 
 const HOSTS = Array.from({ length: 8 }, (_, i) => `h${i + 1}`);

@@ -1,13 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { bin, sitesRoot } from './test-sites.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '../dist/bin.js');
-const sitesRoot = path.resolve(here, '../.test-sites');
-mkdirSync(sitesRoot, { recursive: true });
 const dir = mkdtempSync(path.join(sitesRoot, 'fact-clash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -4,14 +4,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type RegistryKit } from '@fettle/testkit';
+import { bin, sitesRoot } from './test-sites.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '../dist/bin.js');
-const sitesRoot = path.resolve(here, '../.test-sites');
 mkdirSync(sitesRoot, { recursive: true });
 const NAME = '@fettle-test/pull-site';
 

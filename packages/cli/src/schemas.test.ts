@@ -1,20 +1,16 @@
 // Every --json output of plan, apply, verify, items, hosts and tasks, and the error
 // object, validated against the schemas published in @fettle/cli/schemas/ (ajv, strict).
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from './main.js';
+import { example, removedAfterAll, sitesRoot } from './test-sites.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const schemaDir = path.resolve(here, '../schemas');
-const sitesRoot = path.resolve(here, '../.test-sites');
-mkdirSync(sitesRoot, { recursive: true });
-const made: string[] = [];
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+const made = removedAfterAll();
 
 const ajv = new Ajv2020({ strict: true, allErrors: true });
 function validator(name: string): (value: unknown) => void {
@@ -45,8 +41,7 @@ async function json(args: readonly string[]): Promise<{ code: number; document: 
 function exampleSite(): string {
   const dir = mkdtempSync(path.join(sitesRoot, 'schemas-'));
   made.push(dir);
-  const example = path.resolve(here, '../../../examples/site-basic');
-  for (const entry of ['fettle.config.ts', 'roles', 'items', 'templates', 'inventory.conf', 'nodes', 'groups']) {
+    for (const entry of ['fettle.config.ts', 'roles', 'items', 'templates', 'inventory.conf', 'nodes', 'groups']) {
     try {
       cpSync(path.join(example, entry), path.join(dir, entry), { recursive: true });
     } catch {
