@@ -6,6 +6,8 @@ import { fileStat } from './facts.js';
 
 export { fileItem, directoryItem, symlinkItem, fileStat };
 export type { FileStat } from './facts.js';
+// The path and ownership helpers every file-like item type needs (template-eta builds on them).
+export { applyOwnership, modeSchema, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
 
 export default definePlugin({
   name: '@fettle/items-files',

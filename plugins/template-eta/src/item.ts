@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import {
   defineItemType,
-  shellQuote,
   stampPath,
   taskStamps,
   writeStamp,
@@ -13,7 +11,7 @@ import {
   type ItemInstance,
   type ItemTypeDefinition,
 } from '@fettle/core';
-import { fileStat } from '@fettle/items-files';
+import { applyOwnership, fileStat, modeSchema, ownershipAttributes, ownershipState, parentItems, validatePath } from '@fettle/items-files';
 import { digest, loadTemplate, renderBody, renderHash, type LoadedTemplate, type Rendered, type SecretResolver } from './template.js';
 
 const DETAIL_LIMIT = 256 * 1024;
@@ -28,13 +26,8 @@ const attributes = z.strictObject({
   /** Extra values for the template, as `context` (SecretRefs here are resolved by the engine). */
   context: z.record(z.string(), z.unknown()).default({}),
   /** Default 0644, or 0600 when the file carries a secret (from the context or a secret() call). */
-  mode: z
-    .string()
-    .regex(/^[0-7]{3,4}$/, 'expected an octal mode string such as "0644"')
-    .transform((mode) => mode.padStart(4, '0'))
-    .optional(),
-  owner: z.string().min(1).optional(),
-  group: z.string().min(1).optional(),
+  mode: modeSchema.optional(),
+  ...ownershipAttributes,
 });
 
 export type TemplateAttributes = z.output<typeof attributes>;
@@ -49,22 +42,6 @@ export const templateStamp = (host: string, file: string): string => stampPath(h
  */
 function secretResolver(context: ItemContext): SecretResolver {
   return (name) => context.secret(name);
-}
-
-function validatePath(name: string): string | undefined {
-  if (!name.startsWith('/')) return 'expected an absolute path';
-  const normal = path.posix.normalize(name);
-  if (name.endsWith('/') || normal !== name) return `expected a normalised path such as ${normal.replace(/(.)\/$/, '$1')}`;
-  return undefined;
-}
-
-/** Every ancestor folder as directory and symlink ids: a template needs whichever exist. */
-function parentItems(name: string): string[] {
-  const ids: string[] = [];
-  for (let current = path.posix.dirname(name); current !== '/' && current !== '.'; current = path.posix.dirname(current)) {
-    ids.push(`directory:${current}`, `symlink:${current}`);
-  }
-  return ids;
 }
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -117,8 +94,7 @@ export const templateItem: ItemTypeDefinition<typeof attributes> & { preview: ty
       const base = {
         type: 'file',
         mode: secretMode(),
-        ...(item.attrs.owner === undefined ? {} : { owner: item.attrs.owner }),
-        ...(item.attrs.group === undefined ? {} : { group: item.attrs.group }),
+        ...ownershipState(item.attrs),
       };
       const hash = await renderHash(template, input, context.siteDir, secretResolver(context));
       // The hash block decides when to render; `content` says the file is still what was rendered (see sdict).
@@ -150,13 +126,7 @@ export const templateItem: ItemTypeDefinition<typeof attributes> & { preview: ty
         if (typeof hash === 'string') await writeStamp(context, templateStamp(context.host.name, item.name), { ran: Date.now(), hash, output });
         return;
       }
-      const real = shellQuote(context.path(item.name));
-      const commands: string[] = [];
-      if (change.keys.includes('mode')) commands.push(`chmod ${wanted.mode} ${real}`);
-      if (change.keys.includes('owner') || change.keys.includes('group')) {
-        commands.push(`chown ${shellQuote(`${wanted.owner ?? ''}${wanted.group === undefined ? '' : `:${wanted.group}`}`)} ${real}`);
-      }
-      if (commands.length > 0) await context.runChecked(commands.join(' && '));
+      await applyOwnership(context, item.name, change.keys, wanted);
     },
 
     displayValue: (key, value) => ((key === 'sha256' || key === 'hash') && typeof value === 'string' ? `sha256:${value}` : String(value)),
