@@ -14,6 +14,6 @@ export async function runBundledSite(info: BundledSiteInfo, module: Readonly<Rec
   process.exitCode = await main(process.argv.slice(2), {
     name: info.name,
     version: info.version,
-    load: () => Promise.resolve(siteFromModule(info.dir, info.configPath, module)),
+    load: () => siteFromModule(info.dir, info.configPath, module),
   });
 }

@@ -3,9 +3,12 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } fr
 import { findSourceMap } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { FettleError, isFettleError, Registry, writeFileAtomic, parseOrThrow, selectHosts, z, type Host, type HostStore, type Plugin, type Role, type SecretStore, type SiteConfig } from '@fettle/core/engine';
+import { FettleError, isFettleError, Registry, writeFileAtomic, parseOrThrow, selectHosts, z, type Host, type HostStore, type Plugin, type Role, type SecretStore, type SiteConfig, type StoreSpec } from '@fettle/core/engine';
 
 const CONFIG_NAMES = ['fettle.config.ts', 'fettle.config.mts', 'fettle.config.js', 'fettle.config.mjs'];
+
+/** A store named as data, resolved through the plugins' `hostStores`/`secretStores`. */
+const storeSpecSchema = z.strictObject({ store: z.string().min(1), options: z.unknown().optional() });
 
 const siteSchema = z.strictObject({
   name: z.string().optional(),
@@ -14,11 +17,14 @@ const siteSchema = z.strictObject({
       message: 'expected a plugin object (the default export of a fettle plugin package)',
     }),
   ),
-  hosts: z.custom<HostStore>((value) => typeof (value as HostStore | null)?.listHosts === 'function', {
-    message: 'expected a HostStore (new MemoryHostStore({...}) or a host store plugin)',
-  }),
+  hosts: z.union([
+    z.custom<HostStore>((value) => typeof (value as HostStore | null)?.listHosts === 'function', {
+      message: 'expected a HostStore (new MemoryHostStore({...}) or a host store plugin)',
+    }),
+    storeSpecSchema,
+  ]),
   secrets: z
-    .custom<SecretStore>((value) => typeof (value as SecretStore | null)?.get === 'function', { message: 'expected a SecretStore' })
+    .union([z.custom<SecretStore>((value) => typeof (value as SecretStore | null)?.get === 'function', { message: 'expected a SecretStore' }), storeSpecSchema])
     .optional(),
   roles: z.record(z.string(), z.custom<Role>((value) => typeof value === 'function', { message: 'expected a role function' })),
   concurrency: z.number().int().positive().optional(),
@@ -237,16 +243,21 @@ export async function loadSite(siteDir: string): Promise<LoadedSite> {
       cause: error,
     });
   }
-  return siteFromModule(dir, configPath, module, compiled);
+  return await siteFromModule(dir, configPath, module, compiled);
 }
 
 /** A site from its config module, already imported (by `loadSite`, or bundled into a site bundle). */
-export function siteFromModule(dir: string, configPath: string, module: Readonly<Record<string, unknown>>, compiled?: string): LoadedSite {
+export async function siteFromModule(dir: string, configPath: string, module: Readonly<Record<string, unknown>>, compiled?: string): Promise<LoadedSite> {
   if (module['default'] === undefined) {
     throw new FettleError('E_SITE', 'the site config has no default export', { where: configPath, expected: 'export default defineSite({ ... })' });
   }
-  const config = parseOrThrow(siteSchema, module['default'], 'E_SITE', configPath) as SiteConfig;
-  const registry = new Registry(config.plugins);
+  const definition = parseOrThrow(siteSchema, module['default'], 'E_SITE', configPath);
+  const registry = new Registry(definition.plugins);
+  const config: SiteConfig = {
+    ...(definition as SiteConfig),
+    hosts: await resolveStore(definition.hosts, 'host', registry, dir, configPath),
+    secrets: definition.secrets === undefined ? undefined : await resolveStore(definition.secrets, 'secret', registry, dir, configPath),
+  };
   let hostsCache: Promise<readonly Host[]> | undefined;
   const rolePlaces = new Map<string, string | undefined>();
   const listHosts = (): Promise<readonly Host[]> => (hostsCache ??= config.hosts.listHosts());
@@ -269,4 +280,26 @@ export function siteFromModule(dir: string, configPath: string, module: Readonly
       return rolePlaces.get(role);
     },
   };
+}
+
+type StoreKind = 'host' | 'secret';
+type StoreOf<K extends StoreKind> = K extends 'host' ? HostStore : SecretStore;
+
+/** A store object as it is, or one named as data made by the plugin that provides it. */
+async function resolveStore<K extends StoreKind>(value: StoreOf<K> | StoreSpec, kind: K, registry: Registry, dir: string, configPath: string): Promise<StoreOf<K>> {
+  if (!isStoreSpec(value)) return value;
+  const definition = kind === 'host' ? registry.hostStore(value.store) : registry.secretStore(value.store);
+  if (!definition) {
+    const known = kind === 'host' ? registry.hostStoreNames : registry.secretStoreNames;
+    throw new FettleError('E_SITE', `no ${kind} store named ${JSON.stringify(value.store)} among the site's plugins`, {
+      where: `${configPath}: ${kind === 'host' ? 'hosts' : 'secrets'}.store`,
+      expected: known.length > 0 ? `one of ${known.join(', ')}` : `a plugin providing ${kind} stores in plugins`,
+      hint: `add the plugin that provides it (fettle add …) to plugins, or build the store in fettle.config.ts`,
+    });
+  }
+  return (await definition.create(value.options, { siteDir: dir })) as StoreOf<K>;
+}
+
+function isStoreSpec(value: unknown): value is StoreSpec {
+  return typeof value === 'object' && value !== null && typeof (value as StoreSpec).store === 'string';
 }

@@ -36,7 +36,7 @@ export type { Task, TaskContext } from './protocols/task.js';
 export { SkipTask } from './protocols/task.js';
 export type { Plugin, CommandDefinition, CommandContext, CommandOption, StoreDefinition, LoadedSiteView } from './protocols/plugin.js';
 export { definePlugin } from './protocols/plugin.js';
-export type { SiteConfig, Role, RoleContext, RoleOutput } from './protocols/site.js';
+export type { SiteConfig, SiteDefinition, StoreSpec, Role, RoleContext, RoleOutput } from './protocols/site.js';
 export { defineSite, defineRole } from './protocols/site.js';
 
 // What plugin authors and sites use. Engine internals (preparing hosts, batches, graphs, summaries,

@@ -70,6 +70,12 @@ export class Registry {
   get transportNames(): string[] {
     return [...this.#transports.keys()].sort();
   }
+  get hostStoreNames(): string[] {
+    return [...this.#hostStores.keys()].sort();
+  }
+  get secretStoreNames(): string[] {
+    return [...this.#secretStores.keys()].sort();
+  }
   get commands(): CommandDefinition[] {
     return [...this.#commands.values()].map((entry) => entry.value);
   }

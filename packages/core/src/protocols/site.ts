@@ -33,7 +33,24 @@ export interface SiteConfig {
   readonly concurrency?: number | undefined;
 }
 
-export function defineSite(config: SiteConfig): SiteConfig {
+/**
+ * A store named as data: the `name` of a plugin's `hostStores`/`secretStores` entry and
+ * the options its `create()` takes (`{ store: 'inventory-conf', options: { path: 'hosts.conf' } }`).
+ * The CLI resolves it through the registry when it loads the site.
+ */
+export interface StoreSpec {
+  readonly store: string;
+  readonly options?: unknown;
+}
+
+/** What `fettle.config.ts` may export: a `SiteConfig` whose stores may also be named as data. */
+export interface SiteDefinition extends Omit<SiteConfig, 'hosts' | 'secrets'> {
+  readonly hosts: HostStore | StoreSpec;
+  readonly secrets?: SecretStore | StoreSpec | undefined;
+}
+
+/** Typed identity: a site with store objects stays a `SiteConfig`; one naming stores is resolved on load. */
+export function defineSite<T extends SiteDefinition>(config: T): T {
   return config;
 }
 
