@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 
 import { run, runOk, sleep, type RunResult } from './exec.js';
@@ -17,7 +17,7 @@ import {
   type LiveMachine,
 } from './machine-cleanup.js';
 import { machineTreeReady, prepareMachineTree, type MachineTreeOptions } from './machine-tree.js';
-import { sshFingerprint, type SshInventoryHost } from './sshd.js';
+import { freePort, isAlive, sshFingerprint, waitGone, type SshInventoryHost } from './sshd.js';
 
 export interface StartMachineOptions extends MachineTreeOptions {
   /** How long systemd may take to settle; default 120 s (a loaded CI machine is slow). */
@@ -80,18 +80,6 @@ export function machineSupport(options: MachineTreeOptions = {}): string | undef
   return undefined;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolvePort(port) : reject(new Error('could not read a free port'))));
-    });
-  });
-}
-
 function portAccepts(port: number): Promise<boolean> {
   return new Promise((done) => {
     const sock = connect({ host: '127.0.0.1', port });
@@ -116,24 +104,6 @@ function containerInit(nspawnPid: number): number | undefined {
     // not there yet, or gone meanwhile
   }
   return undefined;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (alive(pid)) {
-    if (Date.now() >= deadline) return false;
-    await sleep(50);
-  }
-  return true;
 }
 
 async function tail(path: string, chars = 3000): Promise<string> {
@@ -242,7 +212,7 @@ async function boot(name: string, state: LiveMachine, options: StartMachineOptio
   const failure = async (what: string) =>
     new Error(`testkit: host ${name} ${what}\n--- console ---\n${await tail(consolePath)}\n--- sshd log ---\n${await tail(join(root, 'var/log/fettle-testkit/sshd.log'))}`);
   while (state.initPid === undefined) {
-    if (!alive(state.nspawnPid)) throw await failure(': systemd-nspawn exited during boot');
+    if (!isAlive(state.nspawnPid)) throw await failure(': systemd-nspawn exited during boot');
     if (Date.now() >= deadline) throw await failure(`did not start systemd within ${timeout} ms`);
     state.initPid = containerInit(state.nspawnPid);
     if (state.initPid === undefined) await sleep(20);

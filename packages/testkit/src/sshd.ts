@@ -185,7 +185,8 @@ function procStat(pid: number): string[] | undefined {
 }
 
 /** Alive = exists and is not a zombie (a container's pid 1 may never reap the daemon). */
-function isAlive(pid: number): boolean {
+/** Whether a process still runs (a zombie does not). */
+export function isAlive(pid: number): boolean {
   const fields = procStat(pid);
   if (fields) return fields[0] !== 'Z';
   return trySignal(pid, 0);
@@ -534,7 +535,8 @@ async function startIn(
   return kit;
 }
 
-async function waitGone(pid: number, ms: number): Promise<boolean> {
+/** Wait up to `ms` for a process to be gone; false when it still runs then. */
+export async function waitGone(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (isAlive(pid)) {
     if (Date.now() >= deadline) return false;
