@@ -1,13 +1,16 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { constants as fsConstants, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { constants as fsConstants, existsSync, readFileSync } from 'node:fs';
 import { access, chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { run, runOk, sleep } from './exec.js';
 import { parseSshdLog, type SshdCounts, type SshdMark } from './log.js';
+import { freePort, portAccepts } from './net.js';
+import { childPids, installExitHook, live, spawnWatchdog, trySignal, waitGone } from './processes.js';
+
+export { freePort } from './net.js';
+export { isAlive, waitGone } from './processes.js';
 
 /** Absolute path on purpose: sshd refuses to re-exec itself when started by a relative name. */
 export const SSHD_PATH = '/usr/sbin/sshd';
@@ -112,140 +115,6 @@ export function sshFingerprint(publicKey: string): string {
   return `SHA256:${digest.replace(/=+$/, '')}`;
 }
 
-// ---------------------------------------------------------------------------
-// Emergency cleanup: tests that crash or forget stop() must not leave sshd behind.
-
-interface LiveKit {
-  dir: string;
-  keepDir: boolean;
-  watchdogPid: number | undefined;
-}
-const live = new Map<number, LiveKit>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // 'exit' handlers must be synchronous: process.kill and rmSync are.
-  process.once('exit', () => {
-    for (const [pid, k] of live) {
-      for (const child of childPids(pid)) trySignal(child, 'SIGTERM');
-      trySignal(pid, 'SIGTERM');
-      if (k.watchdogPid !== undefined) trySignal(k.watchdogPid, 'SIGTERM');
-      if (!k.keepDir) rmSync(k.dir, { recursive: true, force: true });
-    }
-    live.clear();
-  });
-}
-
-/**
- * The 'exit' hook does not run when the test process is SIGKILLed (e.g. a hung
- * worker killed by the runner), so a detached shell polls our pid and takes the
- * daemon down if we vanish first. stop() kills the watchdog.
- */
-function spawnWatchdog(sshdPid: number, dir: string, keepDir: boolean): number | undefined {
-  const script = [
-    'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done',
-    'if kill -0 "$2" 2>/dev/null; then',
-    '  pkill -TERM -P "$2" 2>/dev/null; kill -TERM "$2" 2>/dev/null',
-    '  if [ "$4" = rm ]; then sleep 1; rm -rf "$3"; fi',
-    'fi',
-  ].join('\n');
-  try {
-    const child = spawn(
-      '/bin/sh',
-      ['-c', script, 'fettle-sshd-watchdog', String(process.pid), String(sshdPid), dir, keepDir ? 'keep' : 'rm'],
-      { detached: true, stdio: 'ignore' },
-    );
-    child.on('error', () => undefined); // best effort: no /bin/sh just means no watchdog
-    child.unref();
-    return child.pid;
-  } catch {
-    return undefined;
-  }
-}
-
-function trySignal(pid: number, signal: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(pid, signal);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** /proc/<pid>/stat fields after the `(comm)`; comm may contain spaces and parens. */
-function procStat(pid: number): string[] | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-/** Alive = exists and is not a zombie (a container's pid 1 may never reap the daemon). */
-/** Whether a process still runs (a zombie does not). */
-export function isAlive(pid: number): boolean {
-  const fields = procStat(pid);
-  if (fields) return fields[0] !== 'Z';
-  return trySignal(pid, 0);
-}
-
-/** sshd per-connection processes are direct children of the listener (they setsid, so not in its group). */
-function childPids(parent: number): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  const out: number[] = [];
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    const fields = procStat(Number(e));
-    if (fields && Number(fields[1]) === parent) out.push(Number(e));
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------
-
-/** A loopback port free at the time of asking (the caller retries if it is taken before it binds). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => {
-        if (port) resolvePort(port);
-        else reject(new Error('could not read a free port'));
-      });
-    });
-  });
-}
-
-function portAccepts(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const sock = connect({ host: '127.0.0.1', port });
-    const finish = (ok: boolean): void => {
-      sock.destroy();
-      done(ok);
-    };
-    sock.once('connect', () => {
-      finish(true);
-    });
-    sock.once('error', () => {
-      finish(false);
-    });
-    sock.setTimeout(1000, () => {
-      finish(false);
-    });
-  });
-}
-
 async function fileSize(path: string): Promise<number> {
   try {
     return (await stat(path)).size;
@@ -319,30 +188,48 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdKit
   }
 }
 
-async function startIn(
-  dir: string,
-  hostNames: string[],
-  options: StartSshdOptions,
-  keepDir: boolean,
-): Promise<SshdKit> {
-  const hostKeyPath = join(dir, 'ssh_host_ed25519_key');
-  const clientKeyPath = join(dir, 'client_ed25519');
-  const authorizedKeysPath = join(dir, 'authorized_keys');
-  const knownHostsPath = join(dir, 'known_hosts');
-  const configPath = join(dir, 'sshd_config');
-  const logPath = join(dir, 'sshd.log');
-  const pidPath = join(dir, 'sshd.pid');
+/** Where the kit keeps its files, all inside its private folder. */
+interface KitFiles {
+  readonly hostKeyPath: string;
+  readonly clientKeyPath: string;
+  readonly authorizedKeysPath: string;
+  readonly knownHostsPath: string;
+  readonly configPath: string;
+  readonly logPath: string;
+  readonly pidPath: string;
+}
 
+const kitFiles = (dir: string): KitFiles => ({
+  hostKeyPath: join(dir, 'ssh_host_ed25519_key'),
+  clientKeyPath: join(dir, 'client_ed25519'),
+  authorizedKeysPath: join(dir, 'authorized_keys'),
+  knownHostsPath: join(dir, 'known_hosts'),
+  configPath: join(dir, 'sshd_config'),
+  logPath: join(dir, 'sshd.log'),
+  pidPath: join(dir, 'sshd.pid'),
+});
+
+interface KitKeys {
+  readonly hostPublicKey: string;
+  readonly clientPublicKey: string;
+  readonly clientKey: string;
+}
+
+/** Fresh host and client keys; the client key is authorized for the current user. */
+async function makeKeys(files: KitFiles): Promise<KitKeys> {
   await Promise.all(
-    [hostKeyPath, clientKeyPath].map((f) =>
+    [files.hostKeyPath, files.clientKeyPath].map((f) =>
       runOk('ssh-keygen', ['-t', 'ed25519', '-N', '', '-q', '-C', 'fettle-testkit', '-f', f]),
     ),
   );
-  const hostPublicKey = publicKeyOnly(await readFile(`${hostKeyPath}.pub`, 'utf8'));
-  const clientPublicKey = publicKeyOnly(await readFile(`${clientKeyPath}.pub`, 'utf8'));
-  const clientKey = await readFile(clientKeyPath, 'utf8');
-  await writeFile(authorizedKeysPath, `${clientPublicKey}\n`, { mode: 0o600 });
+  const hostPublicKey = publicKeyOnly(await readFile(`${files.hostKeyPath}.pub`, 'utf8'));
+  const clientPublicKey = publicKeyOnly(await readFile(`${files.clientKeyPath}.pub`, 'utf8'));
+  const clientKey = await readFile(files.clientKeyPath, 'utf8');
+  await writeFile(files.authorizedKeysPath, `${clientPublicKey}\n`, { mode: 0o600 });
+  return { hostPublicKey, clientPublicKey, clientKey };
+}
 
+async function makeTargets(dir: string, hostNames: readonly string[]): Promise<Record<string, SshdHost>> {
   const hosts: Record<string, SshdHost> = {};
   for (const name of hostNames) {
     const root = join(dir, 'targets', name);
@@ -350,88 +237,121 @@ async function startIn(
     await chmod(root, 0o755); // explicit: mkdir's mode is filtered by the umask
     hosts[name] = { name, root };
   }
+  return hosts;
+}
 
+function sshdConfig(port: number, files: KitFiles, options: StartSshdOptions): string {
+  const extra = splitExtraConfig(options.extraConfig ?? '');
+  return [
+    '# generated by @fettle/testkit',
+    extra.head,
+    `Port ${port}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${files.hostKeyPath}`,
+    `PidFile ${files.pidPath}`,
+    // The kit file authorizes the kit key for the current user; test users use their own ~/.ssh.
+    `AuthorizedKeysFile ${files.authorizedKeysPath} .ssh/authorized_keys`,
+    'PermitRootLogin prohibit-password',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    'StrictModes no', // keys live under /tmp
+    'Subsystem sftp internal-sftp',
+    `MaxSessions ${options.maxSessions ?? 32}`,
+    `MaxStartups ${options.maxStartups ?? '64:30:128'}`,
+    'SetEnv SHLVL=1', // stops bash sourcing ~/.bashrc on every exec
+    'LogLevel VERBOSE', // needed for the session lines counts() parses
+    'PrintMotd no',
+    extra.tail,
+    '',
+  ]
+    .filter((l) => l !== '')
+    .join('\n');
+}
+
+/** Starts the daemon on a free port and waits until it accepts connections. */
+async function launch(files: KitFiles, options: StartSshdOptions): Promise<{ port: number; pid: number }> {
   // sshd's privilege separation dir; systemd usually creates it, bare containers don't.
   await mkdir('/run/sshd', { recursive: true }).catch(() => undefined);
-
-  const extra = splitExtraConfig(options.extraConfig ?? '');
-  let port = 0;
-  let pid = 0;
+  let port: number;
   // A port picked with listen(0) can be taken before sshd binds it: retry a few times.
   for (let attempt = 1; ; attempt++) {
     port = await freePort();
-    const config = [
-      '# generated by @fettle/testkit',
-      extra.head,
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${hostKeyPath}`,
-      `PidFile ${pidPath}`,
-      // The kit file authorizes the kit key for the current user; test users use their own ~/.ssh.
-      `AuthorizedKeysFile ${authorizedKeysPath} .ssh/authorized_keys`,
-      'PermitRootLogin prohibit-password',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'UsePAM no',
-      'StrictModes no', // keys live under /tmp
-      'Subsystem sftp internal-sftp',
-      `MaxSessions ${options.maxSessions ?? 32}`,
-      `MaxStartups ${options.maxStartups ?? '64:30:128'}`,
-      'SetEnv SHLVL=1', // stops bash sourcing ~/.bashrc on every exec
-      'LogLevel VERBOSE', // needed for the session lines counts() parses
-      'PrintMotd no',
-      extra.tail,
-      '',
-    ]
-      .filter((l) => l !== '')
-      .join('\n');
-    await writeFile(configPath, `${config}\n`, { mode: 0o600 });
-    await rm(pidPath, { force: true });
-
+    await writeFile(files.configPath, `${sshdConfig(port, files, options)}\n`, { mode: 0o600 });
+    await rm(files.pidPath, { force: true });
     // -E must be absolute: the daemon chdirs to / and every re-exec'd child reopens the path.
-    const res = await run(SSHD_PATH, ['-f', configPath, '-E', logPath]);
+    const res = await run(SSHD_PATH, ['-f', files.configPath, '-E', files.logPath]);
     if (res.code === 0) break;
-    const tail = await logTail(logPath);
+    const tail = await logTail(files.logPath);
     const bindFailed = /Bind to port|Cannot bind any address|Address already in use/.test(tail + res.stderr);
     if (bindFailed && attempt < 3) continue;
     throw new Error(
-      `sshd failed to start (exit code ${String(res.code)}): ${res.stderr.trim()}\n--- ${logPath} ---\n${tail}`,
+      `sshd failed to start (exit code ${String(res.code)}): ${res.stderr.trim()}\n--- ${files.logPath} ---\n${tail}`,
     );
   }
-
   // The foreground sshd exits right after forking the daemon, which then writes the pid file.
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (existsSync(pidPath)) {
-      const parsed = Number.parseInt(readFileSync(pidPath, 'utf8').trim(), 10);
-      if (parsed > 0 && (await portAccepts(port))) {
-        pid = parsed;
-        break;
-      }
+    if (existsSync(files.pidPath)) {
+      const pid = Number.parseInt(readFileSync(files.pidPath, 'utf8').trim(), 10);
+      if (pid > 0 && (await portAccepts(port))) return { port, pid };
     }
     if (Date.now() >= deadline) {
       throw new Error(
-        `sshd did not become ready on 127.0.0.1:${port} within 10 s\n--- ${logPath} ---\n${await logTail(logPath)}`,
+        `sshd did not become ready on 127.0.0.1:${port} within 10 s\n--- ${files.logPath} ---\n${await logTail(files.logPath)}`,
       );
     }
     await sleep(25);
   }
+}
 
-  await writeFile(knownHostsPath, `[127.0.0.1]:${port} ${hostPublicKey}\n`, { mode: 0o644 });
+async function startIn(dir: string, hostNames: string[], options: StartSshdOptions, keepDir: boolean): Promise<SshdKit> {
+  const files = kitFiles(dir);
+  const keys = await makeKeys(files);
+  const hosts = await makeTargets(dir, hostNames);
+  const { port, pid } = await launch(files, options);
+  await writeFile(files.knownHostsPath, `[127.0.0.1]:${port} ${keys.hostPublicKey}\n`, { mode: 0o644 });
 
   installExitHook();
   const watchdogPid = spawnWatchdog(pid, dir, keepDir);
   live.set(pid, { dir, keepDir, watchdogPid });
-
-  const user = userInfo().username;
-  let stopping: Promise<void> | undefined;
-
+  const lifecycle = daemonLifecycle(pid, dir, keepDir, watchdogPid);
   const readLog = async (since?: SshdMark): Promise<string> => {
-    await settle(logPath);
-    const buf = await readFile(logPath).catch(() => Buffer.alloc(0));
+    await settle(files.logPath);
+    const buf = await readFile(files.logPath).catch(() => Buffer.alloc(0));
     return buf.subarray(since?.offset ?? 0).toString('utf8');
   };
+  const client = clientSettings(port, userInfo().username, files, hosts);
+  return {
+    ...client,
+    ...keys,
+    killSessions: lifecycle.killSessions,
+    port,
+    address: '127.0.0.1',
+    dir,
+    pid,
+    clientKeyPath: files.clientKeyPath,
+    hostKeyPath: files.hostKeyPath,
+    hostKeyFingerprint: sshFingerprint(keys.hostPublicKey),
+    knownHostsPath: files.knownHostsPath,
+    configPath: files.configPath,
+    logPath: files.logPath,
+    hosts,
+    get stopped() {
+      return lifecycle.stopped();
+    },
+    counts: async () => parseSshdLog(await readLog()),
+    mark: async () => ({ offset: await settle(files.logPath) }),
+    countsSince: async (m: SshdMark) => parseSshdLog(await readLog(m)),
+    readLog,
+    stop: lifecycle.stop,
+    [Symbol.asyncDispose]: lifecycle.stop,
+  };
+}
 
+/** Stopping the daemon (idempotent) and killing its sessions, as a host dying would. */
+function daemonLifecycle(pid: number, dir: string, keepDir: boolean, watchdogPid: number | undefined) {
+  let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       // Session processes first: once the listener is gone they are reparented and harder to find.
@@ -449,7 +369,6 @@ async function startIn(
     })();
     return stopping;
   };
-
   const killSessions = (signal: NodeJS.Signals = 'SIGKILL'): number => {
     // Depth first, children before parents, so nothing is reparented out of reach.
     const tree = (root: number): number[] => childPids(root).flatMap((child) => [...tree(child), child]);
@@ -457,39 +376,16 @@ async function startIn(
     for (const victim of victims) trySignal(victim, signal);
     return victims.length;
   };
+  return { stop, killSessions, stopped: () => stopping !== undefined };
+}
 
-  const kit: SshdKit = {
-    killSessions,
-    port,
-    address: '127.0.0.1',
-    dir,
+/** How clients reach the kit: an ssh_config block, `ssh` arguments, a fettle inventory entry. */
+function clientSettings(port: number, user: string, files: KitFiles, hosts: Readonly<Record<string, SshdHost>>) {
+  const { clientKeyPath, knownHostsPath } = files;
+  return {
     user,
-    pid,
-    clientKeyPath,
-    clientKey,
-    clientPublicKey,
-    hostKeyPath,
-    hostPublicKey,
-    hostKeyFingerprint: sshFingerprint(hostPublicKey),
-    knownHostsPath,
-    configPath,
-    logPath,
-    hosts,
-    get stopped() {
-      return stopping !== undefined;
-    },
-    async counts() {
-      return parseSshdLog(await readLog());
-    },
-    async mark() {
-      return { offset: await settle(logPath) };
-    },
-    async countsSince(m: SshdMark) {
-      return parseSshdLog(await readLog(m));
-    },
-    readLog,
-    sshConfig(hostAlias = 'fettle-test') {
-      return [
+    sshConfig: (hostAlias = 'fettle-test'): string =>
+      [
         `Host ${hostAlias}`,
         '  HostName 127.0.0.1',
         `  Port ${port}`,
@@ -500,9 +396,8 @@ async function startIn(
         '  StrictHostKeyChecking yes',
         '  BatchMode yes',
         '',
-      ].join('\n');
-    },
-    inventoryHost(name: string, extra: Readonly<Record<string, unknown>> = {}) {
+      ].join('\n'),
+    inventoryHost: (name: string, extra: Readonly<Record<string, unknown>> = {}): SshInventoryHost => {
       const root = hosts[name]?.root;
       if (root === undefined) throw new Error(`testkit: no test host named '${name}' (hosts: ${Object.keys(hosts).join(', ')})`);
       return {
@@ -513,36 +408,15 @@ async function startIn(
         transportOptions: { identityFile: clientKeyPath, knownHosts: knownHostsPath, sshConfig: false, agent: false, root, ...extra },
       };
     },
-    sshArgs() {
-      return [
-        '-i',
-        clientKeyPath,
-        '-o',
-        'IdentitiesOnly=yes',
-        '-o',
-        `UserKnownHostsFile=${knownHostsPath}`,
-        '-o',
-        'StrictHostKeyChecking=yes',
-        '-o',
-        'BatchMode=yes',
-        '-p',
-        String(port),
-      ];
-    },
-    stop,
-    [Symbol.asyncDispose]: stop,
+    sshArgs: (): string[] => [
+      '-i', clientKeyPath,
+      '-o', 'IdentitiesOnly=yes',
+      '-o', `UserKnownHostsFile=${knownHostsPath}`,
+      '-o', 'StrictHostKeyChecking=yes',
+      '-o', 'BatchMode=yes',
+      '-p', String(port),
+    ],
   };
-  return kit;
-}
-
-/** Wait up to `ms` for a process to be gone; false when it still runs then. */
-export async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (isAlive(pid)) {
-    if (Date.now() >= deadline) return false;
-    await sleep(20);
-  }
-  return true;
 }
 
 // Function properties rather than methods: they are meant to be passed unbound
