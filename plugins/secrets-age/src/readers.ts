@@ -41,3 +41,24 @@ export async function readReaders(file: string): Promise<StoredReaders | undefin
 export async function writeReaders(file: string, readers: StoredReaders): Promise<void> {
   await atomicWrite(file, `${JSON.stringify({ hosts: readers.hosts, groups: readers.groups }, null, 2)}\n`, 0o644);
 }
+
+/** Members of a group, or undefined when there is no such group. */
+export type GroupResolver = (group: string) => readonly string[] | undefined | Promise<readonly string[] | undefined>;
+
+/** The hosts a readers file names, its groups resolved; sorted. */
+export async function readerHosts(readers: StoredReaders, groups: GroupResolver | undefined, where: string): Promise<string[]> {
+  const hosts = new Set(readers.hosts);
+  for (const group of readers.groups) {
+    if (!groups) {
+      throw secretError(`reader group '${group}' cannot be resolved: the age store has no group resolver`, {
+        where,
+        expected: 'host names only, or a `groups` option on the age store',
+        hint: 'pass `groups: groupsOf(hosts)` to ageSecretStore()',
+      });
+    }
+    const members = await groups(group);
+    if (members === undefined) throw secretError(`unknown reader group '${group}'`, { where, expected: 'a group of the host store' });
+    for (const member of members) hosts.add(member);
+  }
+  return [...hosts].sort();
+}

@@ -1,16 +1,15 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isFettleError, type FettleError, type HostStore, type SecretReaders, type SecretStore } from '@fettle/core';
+import { isFettleError, type HostStore, type SecretReaders, type SecretStore } from '@fettle/core';
 import { atomicWrite, readTextIfExists } from './atomic.js';
 import { DecryptError, decryptWith, encryptTo, isArmored } from './crypto.js';
 import { checkRecipient, defaultControllerKeyFile, describeSource, loadIdentities, parseIdentities, recipientOf, resolvePath, type KeySource } from './keys.js';
-import { messageOf, secretError } from './problem.js';
-import { NO_READERS, normalizeReaders, readReaders, writeReaders, type StoredReaders } from './readers.js';
+import { decryptFailure, secretError } from './problem.js';
+import { NO_READERS, normalizeReaders, readerHosts, readReaders, writeReaders, type GroupResolver, type StoredReaders } from './readers.js';
 
 /** Group name → member host names. */
 export type GroupMembers = Readonly<Record<string, readonly string[]>>;
-/** Members of a group, or undefined when there is no such group. */
-export type GroupResolver = (group: string) => readonly string[] | undefined | Promise<readonly string[] | undefined>;
+export type { GroupResolver } from './readers.js';
 
 export interface AgeSecretStoreOptions {
   /** The site folder: secrets go in `<dir>/secrets`, host public keys in `<dir>/keys/hosts`. */
@@ -187,33 +186,7 @@ export class AgeSecretStore implements SecretStore {
     try {
       return await decryptWith(file, identities);
     } catch (error) {
-      throw this.#decryptFailure(name, error, `the controller key ${this.controllerRecipient}`);
-    }
-  }
-
-  /** One message per reason a secret file could not be decrypted, naming the secret and its file. */
-  #decryptFailure(name: string, error: unknown, key: string): FettleError {
-    const where = this.secretPath(name);
-    if (!(error instanceof DecryptError)) return secretError(`cannot decrypt secret '${name}': ${messageOf(error)}`, { where, cause: error });
-    switch (error.problem) {
-      case 'not-age':
-        return secretError(`secret '${name}' is not an age file`, {
-          where,
-          expected: 'a file written by `fettle secret set` or `age -r …` (starting with age-encryption.org/v1, or armored)',
-          hint: `re-create it with \`fettle secret set ${name}\``,
-        });
-      case 'truncated':
-        return secretError(`secret '${name}' is truncated or damaged: ${error.message}`, {
-          where,
-          expected: 'a complete age file',
-          hint: `restore it from version control, or re-create it with \`fettle secret set ${name}\``,
-        });
-      case 'other-keys':
-        return secretError(`secret '${name}' is not encrypted to ${key}: it was encrypted to other keys`, {
-          where,
-          expected: `a file encrypted to ${key}`,
-          hint: 'if it was written for another controller key, re-create it with `fettle secret set`, or rekey it from a machine that has that key',
-        });
+      throw decryptFailure(name, this.secretPath(name), error, `the controller key ${this.controllerRecipient}`);
     }
   }
 
@@ -230,7 +203,7 @@ export class AgeSecretStore implements SecretStore {
       return Buffer.from(await decryptWith(file, identities)).toString('utf8');
     } catch (error) {
       const recipients = await Promise.all(identities.map((identity) => recipientOf(identity)));
-      if (error instanceof DecryptError && error.problem !== 'other-keys') throw this.#decryptFailure(name, error, 'this host key');
+      if (error instanceof DecryptError && error.problem !== 'other-keys') throw decryptFailure(name, this.secretPath(name), error, 'this host key');
       throw secretError(`this host key (${recipients.join(', ')}) cannot decrypt secret '${name}'`, {
         where: this.secretPath(name),
         expected: "a secret encrypted to this host's public key",
@@ -309,21 +282,8 @@ export class AgeSecretStore implements SecretStore {
     }
   }
 
-  async #resolve(readers: StoredReaders, where: string): Promise<string[]> {
-    const hosts = new Set(readers.hosts);
-    for (const group of readers.groups) {
-      if (!this.#groups) {
-        throw secretError(`reader group '${group}' cannot be resolved: the age store has no group resolver`, {
-          where,
-          expected: 'host names only, or a `groups` option on the age store',
-          hint: 'pass `groups: groupsOf(hosts)` to ageSecretStore()',
-        });
-      }
-      const members = await this.#groups(group);
-      if (members === undefined) throw secretError(`unknown reader group '${group}'`, { where, expected: 'a group of the host store' });
-      for (const member of members) hosts.add(member);
-    }
-    return [...hosts].sort();
+  #resolve(readers: StoredReaders, where: string): Promise<string[]> {
+    return readerHosts(readers, this.#groups, where);
   }
 
   async #recipients(hosts: readonly string[]): Promise<string[]> {
