@@ -65,7 +65,12 @@ export function countLog(text) {
   return c;
 }
 
-export async function startSshd({ hosts, maxSessions = 100, maxStartups = '100' }) {
+/**
+ * `nofile`: the daemon's open-file limit (RLIMIT_NOFILE, raised with the shell's ulimit
+ * before exec; as far as the hard limit allows when that is lower), for the scale case's
+ * thousand connections.
+ */
+export async function startSshd({ hosts, maxSessions = 100, maxStartups = '100', nofile }) {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} missing: apt-get install -y openssh-server`);
   const dir = mkdtempSync(path.join(tmpdir(), 'fettle-bench-'));
   const f = (name) => path.join(dir, name);
@@ -107,7 +112,10 @@ export async function startSshd({ hosts, maxSessions = 100, maxStartups = '100' 
     ].join('\n');
     writeFileSync(f('sshd_config'), config, { mode: 0o600 });
     rmSync(f('sshd.pid'), { force: true });
-    const res = spawnSync(SSHD, ['-f', f('sshd_config'), '-E', f('sshd.log')], { encoding: 'utf8' });
+    const argv = [SSHD, '-f', f('sshd_config'), '-E', f('sshd.log')];
+    const res = nofile
+      ? spawnSync('sh', ['-c', `ulimit -n ${nofile} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`, 'sshd', ...argv], { encoding: 'utf8' })
+      : spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
     if (res.status === 0) break;
     const log = existsSync(f('sshd.log')) ? readFileSync(f('sshd.log'), 'utf8') : '';
     if (attempt < 3 && /Bind to port|Address already in use/.test(log + res.stderr)) continue;
