@@ -1,12 +1,9 @@
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import type { ConnectContext } from '@fettle/core';
-import ssh2 from 'ssh2';
 import type { AnyAuthMethod, AuthenticationType, AuthHandlerMiddleware, ParsedKey } from 'ssh2';
 import { askOnce } from './prompts.js';
+import type { RunFiles } from './run-files.js';
 import type { Endpoint } from './settings.js';
-
-const { utils } = ssh2;
 
 /** Hooks so a passphrase prompt does not eat the connect timeout. */
 export interface PromptPause {
@@ -26,9 +23,10 @@ type Attempt = () => Promise<AnyAuthMethod | null>;
 
 /**
  * Offer the agent first, then each key file, like OpenSSH. Keys are read and
- * decrypted only when their turn comes, so a working agent means no passphrase prompt.
+ * decrypted only when their turn comes, so a working agent means no passphrase prompt;
+ * and once per run (`files`), however many hosts offer them.
  */
-export function authPlan(endpoint: Endpoint, context: ConnectContext, pause: PromptPause): AuthPlan {
+export function authPlan(endpoint: Endpoint, context: ConnectContext, pause: PromptPause, files: RunFiles): AuthPlan {
   const tried: string[] = [];
   const refused: string[] = [];
   const username = endpoint.user;
@@ -42,13 +40,13 @@ export function authPlan(endpoint: Endpoint, context: ConnectContext, pause: Pro
   }
   for (const file of endpoint.identityFiles) {
     attempts.push(async () => {
-      const unsafe = await unprotected(file.path);
+      const unsafe = await unprotected(file.path, files);
       if (unsafe) {
         context.warn(unsafe);
         refused.push(unsafe);
         return null;
       }
-      const key = await loadKey(file.path, file.explicit, context, pause);
+      const key = await loadKey(file.path, file.explicit, context, pause, files);
       if (!key) return null;
       tried.push(`key ${file.path}`);
       return { type: 'publickey', username, key };
@@ -76,22 +74,20 @@ const ENCRYPTED_RE = /no passphrase given/i;
  * OpenSSH ignores a private key file of ours that others can read or write
  * ("UNPROTECTED PRIVATE KEY FILE!"); so do we, with its reason and the fix.
  */
-async function unprotected(file: string): Promise<string | undefined> {
-  const info = await stat(file).catch(() => undefined);
+async function unprotected(file: string, files: RunFiles): Promise<string | undefined> {
+  const info = await files.keyStat(file);
   if (!info || (info.mode & 0o077) === 0 || info.uid !== process.getuid?.()) return undefined;
   const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
   return `identity file ${file}: permissions ${mode} are too open; it is required that your private key files are NOT accessible by others. This private key will be ignored (fix: chmod 600 ${file})`;
 }
 
-async function loadKey(file: string, explicit: boolean, context: ConnectContext, pause: PromptPause): Promise<ParsedKey | null> {
-  let data: Buffer;
-  try {
-    data = await readFile(file);
-  } catch (error) {
-    if (explicit) context.warn(`identity file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); skipped`);
+async function loadKey(file: string, explicit: boolean, context: ConnectContext, pause: PromptPause, files: RunFiles): Promise<ParsedKey | null> {
+  const read = await files.keyFile(file);
+  if ('error' in read) {
+    if (explicit) context.warn(`identity file ${file} cannot be read (${read.error.code ?? 'error'}); skipped`);
     return null;
   }
-  let parsed = firstKey(utils.parseKey(data));
+  let parsed = read.parsed;
   if (parsed instanceof Error && ENCRYPTED_RE.test(parsed.message)) {
     pause.pause();
     let passphrase: string | null;
@@ -104,7 +100,7 @@ async function loadKey(file: string, explicit: boolean, context: ConnectContext,
       context.warn(`identity file ${file} is encrypted and no passphrase can be asked (not a TTY); add it to ssh-agent. Skipped`);
       return null;
     }
-    parsed = firstKey(utils.parseKey(data, passphrase));
+    parsed = files.decrypt(file, read.data, passphrase);
     if (parsed instanceof Error) {
       // Not asked again: a second wrong guess would only repeat the failure.
       context.warn(`the passphrase for ${file} did not decrypt it; key skipped`);
@@ -120,9 +116,4 @@ async function loadKey(file: string, explicit: boolean, context: ConnectContext,
     return null;
   }
   return parsed;
-}
-
-function firstKey(result: ParsedKey | ParsedKey[] | Error): ParsedKey | Error {
-  if (Array.isArray(result)) return result[0] ?? new Error('no key in file');
-  return result;
 }

@@ -5,7 +5,7 @@ import ssh2 from 'ssh2';
 import type { Client as ClientType, ConnectConfig } from 'ssh2';
 import { authPlan, type AuthPlan, type PromptPause } from './auth.js';
 import { verifyHostKey, hostKeyAlgorithms } from './host-key.js';
-import { loadKnownHosts } from './known-hosts-file.js';
+import { runFiles, type RunFiles } from './run-files.js';
 import type { Endpoint, SshSettings } from './settings.js';
 
 const { Client } = ssh2;
@@ -19,11 +19,12 @@ export interface OpenedConnection {
 /** Connect through the ProxyJump chain (if any) to the target; each hop has its own deadline. */
 export async function openConnection(settings: SshSettings, context: ConnectContext): Promise<OpenedConnection> {
   const jumps: ClientType[] = [];
+  const files = runFiles(context);
   try {
     let via: ClientType | undefined;
     for (const hop of [...settings.jumps, settings.target]) {
       const isTarget = hop === settings.target;
-      const client = await connectHop(hop, via, context, settings.name, isTarget);
+      const client = await connectHop(hop, via, context, files, settings.name, isTarget);
       if (isTarget) return { client, jumps };
       jumps.push(client);
       via = client;
@@ -94,6 +95,7 @@ async function connectHop(
   hop: Endpoint,
   via: ClientType | undefined,
   context: ConnectContext,
+  files: RunFiles,
   hostName: string,
   isTarget: boolean,
 ): Promise<ClientType> {
@@ -102,7 +104,10 @@ async function connectHop(
   // Errors name the host (they travel on their own); warnings don't: the engine prefixes the host name.
   const hopText = isTarget ? endpoint : `via jump host ${hop.alias} (${endpoint})`;
   const where = `${hostName} ${isTarget ? `(${endpoint})` : hopText}`;
-  const entries = policy === 'off' ? [] : await loadKnownHosts(hop.knownHostsFiles, (message) => context.warn(message));
+  // Only the entries naming this host: what checking its key needs, looked up once.
+  const known = policy === 'off' ? { entries: [], invalid: [] } : await files.knownHostsFor(hop.knownHostsFiles, hop.hostKeyName);
+  for (const message of known.invalid) context.warn(message);
+  const entries = known.entries;
   return new Promise<ClientType>((resolve, reject) => {
     const client = new Client();
     let sock: Duplex | undefined;
@@ -128,7 +133,7 @@ async function connectHop(
     if (context.signal?.aborted) return onAbort();
     context.signal?.addEventListener('abort', onAbort, { once: true });
 
-    const plan = authPlan(hop, context, deadline);
+    const plan = authPlan(hop, context, deadline, files);
     client.on('ready', () => {
       if (settled) return;
       settled = true;
@@ -155,7 +160,7 @@ async function connectHop(
       authHandler: plan.handler,
       algorithms: { serverHostKey: hop.hostKeyAlgorithms ? [...hop.hostKeyAlgorithms] : hostKeyAlgorithms(entries, hop.hostKeyName) },
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
-        verifyHostKey({ key, entries, endpoint: hop, policy, where, warnWhere: hopText, warn: (message) => context.warn(message) }).then(
+        verifyHostKey({ key, entries, endpoint: hop, policy, where, warnWhere: hopText, warn: (message) => context.warn(message), recorded: (file) => files.changed(file) }).then(
           (error) => {
             hostKeyError = error;
             verify(error === undefined);

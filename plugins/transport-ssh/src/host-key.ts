@@ -30,6 +30,8 @@ interface VerifyInput {
   /** Like `where` without the host name, which the engine puts in front of warnings. */
   readonly warnWhere: string;
   readonly warn: (message: string) => void;
+  /** Called once a key was recorded in a known_hosts file (the run's cached copy of it is stale). */
+  readonly recorded?: ((file: string) => void) | undefined;
 }
 
 const describeKey = (key: Buffer): string => `${keyTypeOfBlob(key) ?? 'unknown-type'} ${fingerprint(key)}`;
@@ -64,6 +66,7 @@ export async function verifyHostKey(input: VerifyInput): Promise<UnreachableErro
     );
   }
   const result = await appendKnownHost(file, name, key, { hash: endpoint.hashKnownHosts });
+  if (result.kind === 'added') input.recorded?.(file);
   if (result.kind === 'changed') return changed(where, name, key, result.expected);
   if (result.kind === 'added') input.warn(`${input.warnWhere}: recorded new host key ${describeKey(key)} for ${name} in ${file}:${result.line}`);
   return undefined;

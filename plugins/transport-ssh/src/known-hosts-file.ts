@@ -3,19 +3,6 @@ import path from 'node:path';
 import { writeFileAtomic } from '@fettle/core';
 import { checkHostKey, formatKnownHostLine, parseKnownHosts, type KnownHostEntry } from './known-hosts.js';
 
-/** Entries of several known_hosts files; missing files are simply empty. */
-export async function loadKnownHosts(files: readonly string[], warn?: (message: string) => void): Promise<KnownHostEntry[]> {
-  const all: KnownHostEntry[] = [];
-  for (const file of files) {
-    const text = await readText(file);
-    if (text === null) continue;
-    const parsed = parseKnownHosts(text, file);
-    for (const bad of parsed.invalid) warn?.(`${file}:${bad.line}: ignored (${bad.reason})`);
-    all.push(...parsed.entries);
-  }
-  return all;
-}
-
 async function readText(file: string): Promise<string | null> {
   try {
     return await readFile(file, 'utf8');

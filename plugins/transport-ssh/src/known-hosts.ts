@@ -100,6 +100,8 @@ export function entryMatches(entry: Pick<KnownHostEntry, 'hosts'>, name: string)
 }
 
 function globMatch(pattern: string, name: string): boolean {
+  // Most entries name hosts plainly: no pattern to compile.
+  if (!pattern.includes('*') && !pattern.includes('?')) return pattern.toLowerCase() === name;
   const source = pattern
     .toLowerCase()
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')

@@ -24,7 +24,8 @@ export function testContext(answer?: (question: string) => string | null, signal
         return new Promise((resolve) => setTimeout(() => resolve(answer(question)), 5));
       }
     : undefined;
-  return { context: { siteDir: process.cwd(), signal, warn: (message) => warnings.push(message), prompt }, warnings, questions };
+  // One run scope per test context, as the engine gives one per run: hosts connected with it share what is read once per run.
+  return { context: { siteDir: process.cwd(), signal, warn: (message) => warnings.push(message), prompt, runScope: {} }, warnings, questions };
 }
 
 /** A Host reaching the kit as its login user with the kit's key and known_hosts, ignoring ~/.ssh. */

@@ -9,7 +9,8 @@ import { MemoryHostStore } from '../memory-host-store.js';
 import { Registry } from '../registry.js';
 import { runSite } from './engine.js';
 import { isFettleError } from '../errors.js';
-import { UnreachableError } from '../protocols/transport.js';
+import { UnreachableError, type ConnectContext } from '../protocols/transport.js';
+import type { Host } from '../protocols/host.js';
 import { shellTransport } from '../test-support.js';
 import type { RunMode } from './results.js';
 
@@ -208,6 +209,24 @@ describe('engine batching', () => {
     // Each item asks `echo` and then `other`: two ticks, two batches, whatever the item count.
     expect(counter.execs).toBe(2);
     expect(result.hosts[0]?.roundTrips.execs).toBe(2);
+  });
+
+  it('gives every host of a run the same run scope to cache on, and the next run another', async () => {
+    const scopes: unknown[] = [];
+    const inner = shellTransport();
+    const watching = { ...inner, connect: (host: Host, options: unknown, context: ConnectContext) => (scopes.push(context.runScope), inner.connect(host, options, context)) };
+    const config = defineSite({
+      plugins: [definePlugin({ name: 'p', transports: [watching] })],
+      hosts: new MemoryHostStore({ hosts: { h1: { transport: 'sh' }, h2: { transport: 'sh' }, h3: { transport: 'sh' } }, defaultRoles: ['r'] }),
+      roles: { r: () => ({}) },
+    });
+    await run(config, 'verify');
+    await run(config, 'verify');
+    expect(scopes).toHaveLength(6);
+    expect(typeof scopes[0]).toBe('object');
+    expect(new Set(scopes.slice(0, 3)).size).toBe(1);
+    expect(new Set(scopes.slice(3)).size).toBe(1);
+    expect(scopes[3]).not.toBe(scopes[0]);
   });
 });
 

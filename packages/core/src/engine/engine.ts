@@ -44,12 +44,14 @@ export interface SiteRunOptions {
 export async function runSite(options: SiteRunOptions): Promise<RunResult> {
   const started = Date.now();
   const redactor = options.redactor ?? new Redactor();
-  const tasks = new TaskCoordinator({ ...taskSiteAccess(options), mode: options.mode, signal: options.signal });
+  const runScope = {};
+  const tasks = new TaskCoordinator({ ...taskSiteAccess({ ...options, runScope }), mode: options.mode, signal: options.signal });
   const prepared = await prepareHosts(options.site, options.registry, options.hosts, redactor, { siteDir: options.siteDir, locateRole: options.locateRole });
   const ordered = await tasks.orderHosts(prepared, ({ built }) => ({ name: built.host.name, tasks: built.tasks }));
   const context = {
     ...options,
     redactor,
+    runScope,
     tasks,
     emit: (event: EngineEvent): void => options.emit?.(redactor.scrubValue(event)),
     lock: options.lock?.enabled === false ? undefined : { holder: newHolder(options.lock?.comment), force: options.lock?.force ?? false },

@@ -62,6 +62,7 @@ export interface SiteAccessOptions {
   readonly signal?: AbortSignal | undefined;
   readonly warn?: ((message: string) => void) | undefined;
   readonly prompt?: ConnectContext['prompt'];
+  readonly runScope?: ConnectContext['runScope'];
 }
 
 /** How the tasks reach hosts outside the run (to read their stamps): through the site's store and transports. */
@@ -75,6 +76,7 @@ export function taskSiteAccess(options: SiteAccessOptions): TaskSiteAccess {
         signal: options.signal,
         warn: (message) => options.warn?.(`${host.name}: ${message}`),
         prompt: options.prompt,
+        runScope: options.runScope,
       });
       const session = new HostSession(host, transport, options.siteDir);
       return { context: session.context, close: () => transport.close() };

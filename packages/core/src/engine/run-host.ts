@@ -25,6 +25,7 @@ export interface HostRunContext {
   readonly signal?: AbortSignal | undefined;
   readonly warn?: ((message: string) => void) | undefined;
   readonly prompt?: ConnectContext['prompt'];
+  readonly runScope?: ConnectContext['runScope'];
   /** Apply takes each host's hard lock for its duration (`force` overrides a live one, with a warning). */
   readonly lock?: LockSettings | undefined;
 }
@@ -79,6 +80,7 @@ async function connect(prepared: PreparedHost, run: HostRunContext): Promise<{ t
       signal: run.signal,
       warn: (message) => run.warn?.(`${host.name}: ${message}`),
       prompt: run.prompt,
+      runScope: run.runScope,
     });
     return { transport };
   } catch (error) {

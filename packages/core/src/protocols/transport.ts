@@ -56,6 +56,12 @@ export interface ConnectContext {
   warn(message: string): void;
   /** Ask the user for a secret value on a TTY (a passphrase, a sudo password). Null when not interactive. */
   prompt?: ((question: string) => Promise<string | null>) | undefined;
+  /**
+   * The same object for every host of one run: a transport keys what it reads once
+   * per run (key files, known_hosts) on it, in a WeakMap, so nothing outlives the run.
+   * Absent for a connection outside a run: nothing is shared.
+   */
+  readonly runScope?: object | undefined;
 }
 
 /** One hop on the way to a host, with the settings the transport will use for it. */
