@@ -15,6 +15,8 @@ const DEBIAN_PACKAGES = {
   '/usr/bin/age': 'age',
   '/usr/bin/sudo': 'sudo',
   '/usr/bin/ssh': 'openssh-client',
+  // The batch script's process count (core batch.test.ts) is taken with strace.
+  '/usr/bin/strace': 'strace',
   // Booted test hosts (@fettle/testkit machines): containers and the Debian tree they boot.
   '/usr/bin/systemd-nspawn': 'systemd-container',
   '/usr/sbin/debootstrap': 'debootstrap',

@@ -9,55 +9,101 @@ export interface BatchOp {
 }
 
 /**
- * Build one POSIX sh script that runs every op in turn, each in a subshell with its
- * stdout and stderr in files, then reports once for all of them: a line of exit
- * codes, one `wc -c` of every output file, a `@@` line, and one `cat` of the files.
- * One subshell per op and three programs per batch, however many ops: the framing
- * costs the host almost nothing. The header comes from the script, never from a
- * command, and byte lengths delimit the outputs, so no output can spoof a frame.
+ * Build one POSIX sh script (run by `sh -s`, the script on stdin) that runs every op
+ * in turn and frames its results as it goes, in one pass: after each op, a marker line
+ * with its exit code on stdout and a marker line on stderr. The marker is 128 random
+ * bits the host sees only on the script's stdin, first printed by the script itself,
+ * so no output (a file's content, a package description) can spoof a frame, and the
+ * bytes in between are the op's exact output, binary included.
+ *
+ * It costs the host what the ops cost and little more: no temp folder, no framing
+ * program, and no subshell for a plain op (a command of plain words that cannot touch
+ * the batch's shell, see `needsSubshell`). An op with stdin is fed through a pipe from
+ * `base64 -d` of a here-document.
  */
 export function buildBatchScript(ops: readonly BatchOp[]): string {
-  const lines = ['T=$(mktemp -d "${TMPDIR:-/tmp}/fettle.XXXXXX") || exit 97', `trap 'rm -rf "$T"' EXIT`, 'c='];
-  ops.forEach((op, index) => {
-    let input = '/dev/null';
+  const marker = randomBytes(16).toString('hex');
+  const lines = [`printf '@%s\\n' ${marker}`];
+  for (const op of ops) {
+    const command = `eval ${shellQuote(op.command)}`;
     if (op.stdin && op.stdin.length > 0) {
       const end = `FETTLE_EOF_${randomBytes(8).toString('hex')}`;
-      const encoded = op.stdin.toString('base64').replace(/.{1,76}/g, '$&\n');
-      lines.push(`base64 -d >"$T/i${index}" <<'${end}'`, encoded.trimEnd(), end);
-      input = `"$T/i${index}"`;
+      lines.push(`base64 -d 2>/dev/null <<'${end}' | ${command}`, base64Lines(op.stdin), end);
+    } else {
+      lines.push(needsSubshell(op.command) ? `(${command}) </dev/null` : `${command} </dev/null`);
     }
-    lines.push(`(eval ${shellQuote(op.command)}) <${input} >"$T/o${index}" 2>"$T/e${index}"; c="$c $?"`);
-  });
-  const files = ops.map((_op, index) => `o${index} e${index}`).join(' ');
-  lines.push(`printf '@%s\\n' "$c"`, `cd "$T" && wc -c ${files} && printf '@@\\n' && cat ${files}`);
+    lines.push(`printf '\\n%s %s\\n' ${marker} $?; printf '\\n%s\\n' ${marker} >&2`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
-/** Split a batch script's output back into one result per op. */
-export function parseBatchOutput(output: Buffer, count: number): ExecResult[] {
-  const marker = output.indexOf('\n@@\n');
-  if (output[0] !== 0x40 || marker < 0) return [];
-  const header = output.subarray(1, marker).toString('latin1').split('\n');
-  const codes = (header[0] ?? '').trim().split(/\s+/).filter((code) => code !== '').map(Number);
-  const sizes = new Map<string, number>();
-  for (const line of header.slice(1)) {
-    const match = /^\s*(\d+) ([oe]\d+)$/.exec(line);
-    if (match) sizes.set(match[2] as string, Number(match[1]));
+function base64Lines(data: Buffer): string {
+  const encoded = data.toString('base64');
+  const lines: string[] = [];
+  for (let start = 0; start < encoded.length; start += 76) lines.push(encoded.slice(start, start + 76));
+  return lines.join('\n');
+}
+
+/** Builtins and keywords that change the shell that runs them (or leave it). */
+const SHELL_STATE = new Set(
+  ['exit', 'return', 'exec', 'cd', 'set', 'unset', 'export', 'readonly', 'local', 'trap', 'shift', 'umask', 'ulimit', 'alias', 'unalias', 'hash', 'read', 'getopts', 'wait', 'eval', '.', 'source', 'command', 'builtin', 'break', 'continue', 'times', 'fg', 'bg', 'jobs', 'kill'],
+);
+
+/**
+ * Whether an op must run in a subshell to keep the batch's own shell as it was. Only
+ * plain commands run without one: words of plain characters or single-quoted strings,
+ * simple commands joined by `|` or newlines, none starting with an assignment or a
+ * builtin that changes the shell (`cd`, `exit`, `set`, …). Anything else (`$`,
+ * redirections, `;`, `&&`, braces, loops) gets its subshell, as before.
+ */
+export function needsSubshell(command: string): boolean {
+  const unquoted = command.replace(/'[^']*'/g, "'");
+  if (!/^[\w\s\-./:,+@%=^~|']*$/.test(unquoted)) return true;
+  for (const part of unquoted.split(/[|\n]/)) {
+    const first = part.trim().split(/\s+/)[0] ?? '';
+    if (first === '' || first.includes("'") || first.includes('=') || SHELL_STATE.has(first)) return true;
   }
+  return false;
+}
+
+/**
+ * Split a batch script's output back into one result per op. Results stop at the
+ * first op whose frame is missing (the host or the connection ended the script early).
+ */
+export function parseBatchOutput(output: Pick<ExecResult, 'stdout' | 'stderr'>, count: number): ExecResult[] {
+  const { stdout, stderr } = output;
+  const marker = batchMarker(stdout);
+  if (!marker) return [];
+  const headerEnd = marker.length + 1;
+  const outMark = Buffer.concat([Buffer.from('\n'), marker, Buffer.from(' ')]);
+  const errMark = Buffer.concat([Buffer.from('\n'), marker, Buffer.from('\n')]);
   const results: ExecResult[] = [];
-  let position = marker + 4;
+  let out = headerEnd + 1;
+  let err = 0;
   for (let index = 0; index < count; index++) {
-    const outLength = sizes.get(`o${index}`);
-    const errLength = sizes.get(`e${index}`);
-    const code = codes[index];
-    if (outLength === undefined || errLength === undefined || code === undefined) break;
-    if (position + outLength + errLength > output.length) break; // cut short: this op's output is incomplete
-    results.push({
-      code,
-      stdout: output.subarray(position, position + outLength),
-      stderr: output.subarray(position + outLength, position + outLength + errLength),
-    });
-    position += outLength + errLength;
+    const outEnd = stdout.indexOf(outMark, out);
+    const codeEnd = outEnd < 0 ? -1 : stdout.indexOf(0x0a, outEnd + outMark.length);
+    const errEnd = stderr.indexOf(errMark, err);
+    if (codeEnd < 0 || errEnd < 0) break;
+    const code = Number(stdout.toString('latin1', outEnd + outMark.length, codeEnd));
+    if (!Number.isInteger(code)) break;
+    results.push({ code, stdout: stdout.subarray(out, outEnd), stderr: stderr.subarray(err, errEnd) });
+    out = codeEnd + 1;
+    err = errEnd + errMark.length;
   }
   return results;
+}
+
+/** What the batch wrote to stderr after its last complete op: why it ended early, without the frames before. */
+export function unframedStderr(output: Pick<ExecResult, 'stdout' | 'stderr'>): string {
+  const marker = batchMarker(output.stdout);
+  if (!marker) return output.stderr.toString('utf8');
+  const errMark = Buffer.concat([Buffer.from('\n'), marker, Buffer.from('\n')]);
+  const last = output.stderr.lastIndexOf(errMark);
+  return output.stderr.toString('utf8', last < 0 ? 0 : last + errMark.length);
+}
+
+/** The marker a batch's stdout starts with (`@` and 32 hex digits on a line), or undefined. */
+function batchMarker(stdout: Buffer): Buffer | undefined {
+  return stdout[0] === 0x40 && stdout.indexOf(0x0a) === 33 ? stdout.subarray(1, 33) : undefined;
 }

@@ -6,7 +6,7 @@ import type { ItemContext, RunResult, WriteOptions } from '../protocols/item.js'
 import type { ExecOptions, ExecResult, FileOwnership, Transport } from '../protocols/transport.js';
 import { isUnreachableError, type UnreachableError } from '../protocols/transport.js';
 import { FettleError } from '../errors.js';
-import { buildBatchScript, parseBatchOutput, type BatchOp } from './batch.js';
+import { buildBatchScript, parseBatchOutput, unframedStderr, type BatchOp } from './batch.js';
 
 interface Waiter<T> {
   resolve(value: T): void;
@@ -227,11 +227,11 @@ export class HostSession {
         return [await this.#watch(this.transport.exec(op.command, { stdin: op.stdin }))];
       }
       const raw = await this.#watch(this.transport.exec('sh -s', { stdin: buildBatchScript(ops) }));
-      const results = parseBatchOutput(raw.stdout, ops.length);
+      const results = parseBatchOutput(raw, ops.length);
       return ops.map((_op, index) => {
         const result = results[index];
         if (result) return result;
-        const detail = raw.stderr.toString('utf8').trim();
+        const detail = unframedStderr(raw).trim();
         return new FettleError('E_COMMAND', `remote batch ended early (exit ${String(raw.code)})${detail ? `: ${detail}` : ''}`, {
           where: `host ${this.host.name}`,
         });
