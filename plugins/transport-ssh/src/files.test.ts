@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Transport } from '@fettle/core';
 import { sshdForTests } from '@fettle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectHost, kitHost, rejection } from './test-support.js';
 
-describe('ssh transport: files over SFTP', () => {
+describe('ssh transport: files (writes as one tar stream per batch, reads over SFTP)', () => {
   const sshd = sshdForTests({ hosts: ['node1'] });
   let transport: Transport;
   let root: string;
@@ -54,14 +56,15 @@ describe('ssh transport: files over SFTP', () => {
     expect([b.uid, b.gid]).toEqual([65534, 0]); // group unchanged: the login user's
   });
 
-  it('refuses an unknown owner before creating anything', async () => {
+  it('refuses an unknown owner, leaving nothing behind', async () => {
     const error = await rejection(transport.writeFile(path.join(root, 'never'), 'x', { owner: 'no-such-user-fettle' }));
-    expect(error.message).toMatch(/no user named 'no-such-user-fettle'/);
+    expect(error.message).toMatch(/cannot write .*never: no user named 'no-such-user-fettle'/);
     expect(await leftovers(root)).toEqual([]);
   });
 
   it('leaves no temp file when the write fails (missing folder, path is a folder)', async () => {
-    expect((await rejection(transport.writeFile(path.join(root, 'missing', 'f'), 'x'))).message).toMatch(/cannot write .*missing\/f/);
+    expect((await rejection(transport.writeFile(path.join(root, 'missing', 'f'), 'x'))).message).toMatch(/cannot write .*missing\/f: missing parent directory/);
+    expect(existsSync(path.join(root, 'missing'))).toBe(false); // tar never ran: it would have made the folder
     await mkdir(path.join(root, 'adir'), { recursive: true });
     expect((await rejection(transport.writeFile(path.join(root, 'adir'), 'x'))).message).toMatch(/cannot write/);
     expect(await leftovers(root)).toEqual([]);
@@ -85,7 +88,7 @@ describe('ssh transport: files over SFTP', () => {
     expect(await transport.readFile(path.join(root, 'nothing-here'))).toBeNull();
   });
 
-  it('writes 100 files over one SFTP session and one id lookup', async () => {
+  it('writes 100 files in ONE command: no SFTP session, no id lookup, nothing left behind', async () => {
     const kit = sshd.get();
     const own = await connectHost(kitHost(kit, { root }));
     const mark = await kit.mark();
@@ -98,7 +101,76 @@ describe('ssh transport: files over SFTP', () => {
     }
     expect((await readdir(dir)).length).toBe(100);
     expect(await readFile(path.join(dir, 'f42'), 'utf8')).toBe('file 42\n');
-    // The connection was opened before the mark; 1 SFTP session and 1 exec (owner/group → ids).
-    expect(await kit.countsSince(mark)).toMatchObject({ execs: 1, sftp: 1 });
+    expect((await stat(path.join(dir, 'f7'))).mode & 0o7777).toBe(0o600);
+    // The connection was opened before the mark: one exec carried the 100 files, owners and modes.
+    expect(await kit.countsSince(mark)).toMatchObject({ execs: 1, sftp: 0 });
+    expect(await leftovers(dir)).toEqual([]);
+  });
+
+  it('writes across folders and with long names in one command; a file whose target is a folder fails alone', async () => {
+    const kit = sshd.get();
+    const deep = path.join(root, 'a'.repeat(60), 'b'.repeat(60));
+    const other = path.join(root, 'other');
+    await mkdir(deep, { recursive: true });
+    await mkdir(path.join(other, 'taken'), { recursive: true });
+    const longName = `${'n'.repeat(120)}.conf`;
+    const mark = await kit.mark();
+    const results = await Promise.allSettled([
+      transport.writeFile(path.join(deep, longName), 'long\n', { mode: '0640' }),
+      transport.writeFile(path.join(other, 'one'), 'one\n'),
+      transport.writeFile(path.join(other, 'taken'), 'never\n'),
+      transport.writeFile(path.join(other, '.dot file'), 'dot\n', { mode: '4755' }),
+    ]);
+    expect(await kit.countsSince(mark)).toMatchObject({ execs: 1, sftp: 0 });
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    const failed = results[2] as PromiseRejectedResult;
+    expect(String(failed.reason)).toMatch(/cannot write .*other\/taken: .*directory/);
+    expect(await readFile(path.join(deep, longName), 'utf8')).toBe('long\n');
+    expect((await stat(path.join(deep, longName))).mode & 0o7777).toBe(0o640);
+    expect(await readFile(path.join(other, '.dot file'), 'utf8')).toBe('dot\n');
+    expect((await stat(path.join(other, '.dot file'))).mode & 0o7777).toBe(0o4755);
+    expect((await lstat(path.join(other, 'taken'))).isDirectory()).toBe(true);
+    expect([...(await leftovers(deep)), ...(await leftovers(other))]).toEqual([]);
+  });
+
+  it('a connection killed mid-write leaves old content or new, never partial; the next connection sweeps the temp folder', async () => {
+    const kit = sshd.get();
+    const stateDir = await mkdtemp(path.join(tmpdir(), 'fettle-state-'));
+    const previous = process.env['FETTLE_STATE_DIR'];
+    process.env['FETTLE_STATE_DIR'] = stateDir;
+    const dir = path.join(root, 'killed');
+    await mkdir(dir, { recursive: true });
+    const names = Array.from({ length: 8 }, (_, i) => `big${i}`);
+    for (const name of names) await writeFile(path.join(dir, name), `old ${name}\n`);
+    const fresh = names.map(() => randomBytes(4 * 1024 * 1024));
+    try {
+      const own = await connectHost(kitHost(kit, { root }));
+      let killed = 0;
+      const watch = setInterval(() => {
+        if (killed === 0 && (readdirSync(dir).some((name) => name.includes('.fettle-tmp-')))) killed = kit.killSessions();
+      }, 1);
+      const results = await Promise.allSettled(names.map((name, i) => own.writeFile(path.join(dir, name), fresh[i] as Buffer)));
+      clearInterval(watch);
+      await own.close();
+      expect(killed).toBeGreaterThan(0);
+      expect(results.every((result) => result.status === 'rejected')).toBe(true);
+      for (const [i, name] of names.entries()) {
+        const content = await readFile(path.join(dir, name));
+        expect(content.equals(Buffer.from(`old ${name}\n`)) || content.equals(fresh[i] as Buffer), name).toBe(true);
+      }
+      // SIGKILL left the temp folder (no trap runs); the controller wrote it down…
+      expect(await leftovers(dir)).not.toEqual([]);
+      const next = await connectHost(kitHost(kit, { root }));
+      try {
+        await next.exec('true'); // …and the first command of the next connection removes it
+      } finally {
+        await next.close();
+      }
+      expect(await leftovers(dir)).toEqual([]);
+    } finally {
+      if (previous === undefined) delete process.env['FETTLE_STATE_DIR'];
+      else process.env['FETTLE_STATE_DIR'] = previous;
+      await rm(stateDir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,7 +12,7 @@ export function controllerStateDir(): string {
 }
 
 /**
- * Temp files a lost connection left on one host (`user@host:port`). Each is
+ * Temp files and folders a lost connection left on one host (`user@host:port`). Each is
  * appended to a small file on the controller the moment it is known (a second
  * Ctrl-C cannot lose it); the next connection to that host removes them in its
  * first command, the batch it sends anyway, so the sweep costs no round trip.
@@ -47,12 +47,14 @@ export class Leftovers {
    * a function to call once it ran. Taken once: only the first command carries it.
    */
   takeSweep(): { prefix: string; done(): void } {
-    const swept = this.#pending;
+    // Only fettle's own temp names (`.NAME.fettle-tmp-RANDOM`, files or folders) are ever removed.
+    const known = this.#pending;
+    const swept = known.filter((entry) => /^\/(?:.*\/)?\.[^/]*\.fettle-tmp-[0-9a-f]+$/.test(entry));
     this.#pending = [];
-    if (swept.length === 0) return { prefix: '', done: () => undefined };
+    if (swept.length === 0) return { prefix: '', done: () => this.#forget(known) };
     return {
-      prefix: `rm -f -- ${swept.map(shellQuote).join(' ')} 2>/dev/null; `,
-      done: () => this.#forget(swept),
+      prefix: `rm -rf -- ${swept.map(shellQuote).join(' ')} 2>/dev/null; `,
+      done: () => this.#forget(known),
     };
   }
 

@@ -1,20 +1,21 @@
-import { defineTransport, FettleError, shellQuote, type ConnectContext, type ExecResult, type Host, type Transport, type TransportDefinition, type TransportDescription } from '@fettle/core';
+import { defineTransport, FettleError, type ConnectContext, type ExecResult, type Host, type Transport, type TransportDefinition, type TransportDescription } from '@fettle/core';
 import { createBecome } from './become.js';
 import { openConnection } from './connect.js';
 import { SshConnection } from './connection.js';
 import { runCommand } from './exec.js';
-import { execFiles, type FileOps } from './exec-files.js';
-import { IdResolver } from './ids.js';
+import { execReads, type FileReads } from './exec-files.js';
 import { sshOptionsSchema, type SshOptions } from './options.js';
 import { resolveSettings } from './settings.js';
 import { formatSshValues } from './ssh-values.js';
 import { SftpFiles } from './sftp.js';
 import { Leftovers } from './leftovers.js';
+import { tarWriter } from './tar-writes.js';
 
 /**
  * The `ssh` transport: one ssh2 connection per host, commands on channels
- * multiplexed over it (at most `maxChannels` at once), files over one reused SFTP
- * session, or over commands under become (SFTP would run as the login user).
+ * multiplexed over it (at most `maxChannels` at once). Writes of one tick travel as
+ * one tar stream into one command; reads over one reused SFTP session, or over
+ * commands under become (SFTP would run as the login user).
  */
 export const sshTransport: TransportDefinition<typeof sshOptionsSchema> = defineTransport({
   name: 'ssh',
@@ -43,7 +44,6 @@ export const sshTransport: TransportDefinition<typeof sshOptionsSchema> = define
     // Temp files a lost connection left last time go in the first command: no extra round trip.
     let sweep: ReturnType<Leftovers['takeSweep']> | undefined = leftovers.takeSweep();
 
-    const run = (command: string, stdin?: Buffer, timeoutMs?: number): Promise<ExecResult> => runCommand(connection, command, { stdin, timeoutMs });
     const runAsTarget = async (command: string, stdin?: Buffer, timeoutMs = options.commandTimeoutMs): Promise<ExecResult> => {
       const first = sweep;
       sweep = undefined;
@@ -54,28 +54,22 @@ export const sshTransport: TransportDefinition<typeof sshOptionsSchema> = define
       return result;
     };
 
-    const viaExec = execFiles((command, stdin) => runAsTarget(command, stdin), host.name);
-    const ids = new IdResolver((command) => run(command, undefined, options.commandTimeoutMs), host.name);
-    const sftp = new SftpFiles(connection, ids, {
-      user: target.user,
-      renameByExec: async (from, to) => {
-        const result = await run(`mv -f -- ${shellQuote(from)} ${shellQuote(to)}`);
-        if (result.code !== 0) throw new Error(result.stderr.toString('utf8').trim() || `mv exited ${String(result.code)}`);
-      },
-      diagnose: async (dir, size) => {
-        const result = await run(`sh -c ${shellQuote(DIAGNOSE)} sh ${shellQuote(dir)} ${String(size)}`, undefined, 10_000);
-        return result.stdout.toString('utf8').trim() || undefined;
-      },
+    const viaExec = execReads((command, stdin) => runAsTarget(command, stdin), host.name);
+    const files: FileReads = become.active ? viaExec : withFallback(new SftpFiles(connection), viaExec);
+    // Every write, with or without become: the writes of one tick in one command and one tar stream.
+    const writeFile = tarWriter((command, stdin) => runAsTarget(command, stdin), {
+      hostName: host.name,
+      user: become.active ? options.becomeUser : target.user,
       leftover: (temp) => leftovers.add(temp),
+      alive: () => runCommand(connection, 'true', { timeoutMs: options.commandTimeoutMs }),
     });
-    const files: FileOps = become.active ? viaExec : withFallback(sftp, viaExec);
 
     return {
       root: options.root,
       exec: (command, execOptions = {}) =>
         runAsTarget(command, execOptions.stdin === undefined ? undefined : Buffer.from(execOptions.stdin), execOptions.timeoutMs ?? options.commandTimeoutMs),
       readFile: (path) => files.readFile(path),
-      writeFile: (path, data, ownership) => files.writeFile(path, data, ownership),
+      writeFile,
       stat: (path) => files.stat(path),
       close: () => connection.close(),
     };
@@ -96,26 +90,11 @@ async function describeSettings(host: Host, options: SshOptions, context: Connec
   return { hops, warnings: [...settings.problems, ...settings.warnings] };
 }
 
-/**
- * Why a write into folder $1 of $2 bytes fails, in the OS's own words: a missing
- * folder, too little space (df), or what creating a file there says (read-only
- * file system, permission denied). Run only after a write failed.
- */
-const DIAGNOSE = [
-  'export LC_ALL=C',
-  '[ -d "$1" ] || { echo "missing parent directory"; exit 0; }',
-  'a=$(stat -f -c "%a %S" -- "$1" 2>/dev/null) && set -- "$1" "$2" $a && [ $(($3 * $4)) -lt "$2" ] && { echo "no space left on device"; exit 0; }',
-  't="$1/.fettle-probe-$$"',
-  'if e=$( (: >"$t") 2>&1 ); then rm -f -- "$t"; exit 0; fi',
-  'case $e in *"Read-only file system"*) echo "read-only file system";; *"Permission denied"*|*"Operation not permitted"*) echo "permission denied";; *"No space left"*) echo "no space left on device";; esac',
-].join('\n');
-
 /** SFTP when the server offers it, else the same operations through commands. */
-function withFallback(sftp: SftpFiles, viaExec: FileOps): FileOps {
-  const pick = async (): Promise<FileOps> => ((await sftp.session()) ? sftp : viaExec);
+function withFallback(sftp: SftpFiles, viaExec: FileReads): FileReads {
+  const pick = async (): Promise<FileReads> => ((await sftp.session()) ? sftp : viaExec);
   return {
     readFile: async (path) => (await pick()).readFile(path),
-    writeFile: async (path, data, ownership) => (await pick()).writeFile(path, data, ownership),
     stat: async (path) => (await pick()).stat(path),
   };
 }

@@ -1,0 +1,271 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { FettleError, isUnreachableError, shellQuote, type ExecResult, type FileOwnership } from '@fettle/core';
+import { parseMode } from './modes.js';
+import { tarArchive } from './tar.js';
+
+/** Runs a command (already wrapped for become) with optional stdin. */
+export type Runner = (command: string, stdin?: Buffer) => Promise<ExecResult>;
+
+/** The mark in the name of every temp folder (and file) fettle creates beside a target: `.NAME.fettle-tmp-RANDOM`. */
+export const TEMP_MARK = '.fettle-tmp-';
+
+/** One command carries at most this much file data, this many files, this much script. */
+const BATCH_BYTES = 32 * 1024 * 1024;
+const BATCH_FILES = 1000;
+const SCRIPT_BYTES = 64 * 1024;
+
+export interface TarWriterOptions {
+  readonly hostName: string;
+  /** A temp folder the connection's loss left behind: swept at the next contact. */
+  readonly leftover?: ((remotePath: string) => void) | undefined;
+  /** The user commands run as, for hints (become helps only when it is not root). */
+  readonly user?: string | undefined;
+  /**
+   * Rejects (with an UnreachableError) when the connection is gone: asked when the
+   * command died of a signal, which is how a killed connection often looks first.
+   */
+  readonly alive?: (() => Promise<unknown>) | undefined;
+}
+
+interface PendingWrite {
+  readonly target: string;
+  readonly data: Buffer;
+  readonly mode: string;
+  readonly owner: string | undefined;
+  readonly group: string | undefined;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** The writes of one target folder: extracted into one temp folder there, renamed into place by one `mv`. */
+interface Group {
+  readonly dir: string;
+  readonly temp: string;
+  readonly writes: PendingWrite[];
+}
+
+/**
+ * Atomic writes through one command per batch: every write asked for in the same
+ * tick travels in ONE tar stream on the command's stdin. Per target folder, the
+ * script makes a private temp folder (`.files.fettle-tmp-RANDOM`, 0700, so content
+ * is never readable by others, secrets included), extracts, sets owner then mode
+ * (chown clears setuid bits), flushes every file with one `sync -f` (syncfs), renames the files
+ * of each folder with one `mv`, and removes the temp folders (a trap does it on
+ * any failure or hang-up). A constant number of processes per folder, not per file.
+ */
+export function tarWriter(run: Runner, options: TarWriterOptions): (target: string, data: string | Uint8Array, ownership?: FileOwnership) => Promise<void> {
+  const { hostName } = options;
+  let queue: PendingWrite[] = [];
+
+  const flush = (): void => {
+    const writes = queue;
+    queue = [];
+    for (const batch of intoBatches(writes)) void send(batch);
+  };
+
+  const send = async (writes: readonly PendingWrite[]): Promise<void> => {
+    const token = randomBytes(6).toString('hex');
+    const groups = groupByFolder(writes, token);
+    const script = writeScript(groups);
+    const entries = groups.flatMap((group) => group.writes.map((write) => ({ name: member(group, write), data: write.data, mode: 0o600 })));
+    let result: ExecResult;
+    try {
+      result = await run(`sh -c ${shellQuote(script)}`, Buffer.concat(tarArchive(entries)));
+      if (result.code === null) await options.alive?.();
+    } catch (error) {
+      // The command may have died half way (connection lost): its temp folders are swept at the next contact.
+      if (isUnreachableError(error)) for (const group of groups) options.leftover?.(group.temp);
+      for (const write of writes) write.reject(error);
+      return;
+    }
+    const report = parseReport(result.stdout.toString('utf8'));
+    const stderr = result.stderr.toString('utf8').trim();
+    const failWith = (write: PendingWrite, reason: string): void => write.reject(writeError(write.target, reason, hostName, options.user));
+    if (!report.done && !report.abandoned) {
+      const reason = report.general ?? (stderr || `the write command exited ${String(result.code ?? result.signal)}`);
+      if (result.code === null) for (const group of groups) options.leftover?.(group.temp);
+      for (const write of writes) failWith(write, reason);
+      return;
+    }
+    const retry: PendingWrite[] = [];
+    let fileIndex = 0; // numbered as writeScript numbers them: folder by folder
+    groups.forEach((group, groupIndex) => {
+      const groupReason = report.groups.get(groupIndex);
+      group.writes.forEach((write) => {
+        const fileReason = report.files.get(fileIndex++);
+        if (groupReason !== undefined) failWith(write, groupReason);
+        else if (report.abandoned) retry.push(write);
+        else if (fileReason !== undefined) failWith(write, fileReason);
+        else write.resolve();
+      });
+    });
+    // A folder that could not take a temp folder stopped the batch before extraction
+    // (tar would have created the missing folder); the others go again, without it.
+    if (retry.length > 0) void send(retry);
+  };
+
+  return (target, data, ownership = {}) =>
+    new Promise<void>((resolve, reject) => {
+      const mode = parseMode(ownership.mode, hostName).toString(8).padStart(4, '0');
+      if (queue.length === 0) setImmediate(flush);
+      queue.push({ target, data: Buffer.from(data), mode, owner: ownership.owner, group: ownership.group, resolve, reject });
+    });
+}
+
+/** Split one tick's writes into bounded batches; a second write to the same path waits for the next batch. */
+function intoBatches(writes: readonly PendingWrite[]): PendingWrite[][] {
+  const batches: PendingWrite[][] = [];
+  let rest = [...writes];
+  while (rest.length > 0) {
+    const batch: PendingWrite[] = [];
+    const later: PendingWrite[] = [];
+    const targets = new Set<string>();
+    let bytes = 0;
+    let script = 0;
+    for (const write of rest) {
+      const cost = 4 * (write.target.length + 16);
+      const full = batch.length > 0 && (bytes + write.data.length > BATCH_BYTES || batch.length >= BATCH_FILES || script + cost > SCRIPT_BYTES);
+      if (full || targets.has(write.target)) later.push(write);
+      else {
+        batch.push(write);
+        targets.add(write.target);
+        bytes += write.data.length;
+        script += cost;
+      }
+    }
+    batches.push(batch);
+    rest = later;
+  }
+  return batches;
+}
+
+function groupByFolder(writes: readonly PendingWrite[], token: string): Group[] {
+  const groups = new Map<string, Group>();
+  for (const write of writes) {
+    const dir = path.posix.dirname(write.target);
+    let group = groups.get(dir);
+    if (!group) {
+      group = { dir, temp: path.posix.join(dir, `.files${TEMP_MARK}${token}`), writes: [] };
+      groups.set(dir, group);
+    }
+    group.writes.push(write);
+  }
+  return [...groups.values()];
+}
+
+/** The member name of a write: relative to `/`, inside its folder's temp folder. */
+const member = (group: Group, write: PendingWrite): string => `${group.temp.replace(/^\/+/, '')}/${path.posix.basename(write.target)}`;
+
+/**
+ * The script of one batch. It prints `G GROUP REASON` for a folder that failed,
+ * `F FILE REASON` for one file that failed, `E - REASON` when nothing can be said
+ * per file, then `A` (stopped before extracting: the rest may be sent again) or
+ * `D` (done: every file not named is in place).
+ */
+export function writeScript(groups: readonly Group[]): string {
+  const q = shellQuote;
+  const temps = groups.map((_group, index) => `"$t${index}"`).join(' ');
+  const lines = [
+    'LC_ALL=C; export LC_ALL; umask 077',
+    ...groups.map((group, index) => `t${index}=${q(group.temp)}; k${index}=1`),
+    `trap 'rm -rf -- ${temps}' EXIT`,
+    // A hang-up (the connection died) exits through the EXIT trap instead of leaving the temp folders.
+    "trap 'exit 129' HUP INT TERM PIPE",
+    `x() { printf '%s %s %s\\n' "$1" "$2" "$(printf '%s' "$3" | tr '\\n' ' ')"; }`,
+    `if ! mkdir -m 700 -- ${temps} 2>/dev/null; then`,
+    ...groups.map((_group, index) => `  [ -d "$t${index}" ] || x G ${index} "$(mkdir -m 700 -- "$t${index}" 2>&1)"`),
+    '  echo A; cat >/dev/null; exit 3',
+    'fi',
+    'if ! e=$(tar -x -o -p -m -f - -C / 2>&1); then',
+    '  f=',
+    // GNU tar reports a full disk as a short write, without the OS reason: ask the file system.
+    ...groups.map((group, index) => `  case $e in *${q(`${group.temp.replace(/^\/+/, '')}/`)}*) case $e in *'Wrote only'*) [ "$(stat -f -c %a -- "$t${index}" 2>/dev/null)" != 0 ] || e="$e: No space left on device";; esac; x G ${index} "$e"; k${index}=; f=1;; esac`),
+    '  [ -n "$f" ] || { x E - "$e"; exit 3; }',
+    'fi',
+  ];
+  let fileIndex = 0;
+  const indexes = groups.map((group) => group.writes.map(() => fileIndex++));
+  groups.forEach((group, index) => {
+    const file = (write: PendingWrite): string => `"$t${index}"/${q(path.posix.basename(write.target))}`;
+    const steps: string[] = [];
+    for (const [spec, writes] of bucket(group.writes, (write) => (write.owner === undefined && write.group === undefined ? '' : `${write.owner ?? ''}${write.group === undefined ? '' : `:${write.group}`}`))) {
+      if (spec !== '') steps.push(`chown -- ${q(spec)} ${writes.map(file).join(' ')}`);
+    }
+    for (const [mode, writes] of bucket(group.writes, (write) => write.mode)) steps.push(`chmod -- ${mode} ${writes.map(file).join(' ')}`);
+    lines.push(`[ -z "$k${index}" ] || e=$( { ${steps.join(' && ')}; } 2>&1) || { x G ${index} "$e"; k${index}=; }`);
+  });
+  // One syncfs per folder's file system flushes every file before any rename (one journal commit, not one per file).
+  lines.push('set --');
+  groups.forEach((_group, index) => lines.push(`[ -z "$k${index}" ] || set -- "$@" "$t${index}"`));
+  lines.push('[ $# -eq 0 ] || sync -f -- "$@" 2>/dev/null || sync');
+  groups.forEach((group, index) => {
+    const names = group.writes.map((write) => q(path.posix.basename(write.target)));
+    lines.push(
+      `if [ -n "$k${index}" ] && ! e=$(mv -f -- ${names.map((name) => `"$t${index}"/${name}`).join(' ')} ${q(group.dir)} 2>&1); then`,
+      ...names.map((name, at) => `  if [ -e "$t${index}"/${name} ] || [ -L "$t${index}"/${name} ]; then x F ${String(indexes[index]?.[at])} "$e"; fi`),
+      'fi',
+    );
+  });
+  lines.push('echo D');
+  return lines.join('\n');
+}
+
+function bucket<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const item of items) map.set(key(item), [...(map.get(key(item)) ?? []), item]);
+  return map;
+}
+
+interface Report {
+  readonly groups: Map<number, string>;
+  readonly files: Map<number, string>;
+  general: string | undefined;
+  done: boolean;
+  abandoned: boolean;
+}
+
+function parseReport(stdout: string): Report {
+  const report: Report = { groups: new Map(), files: new Map(), general: undefined, done: false, abandoned: false };
+  for (const line of stdout.split('\n')) {
+    if (line === 'D') report.done = true;
+    else if (line === 'A') report.abandoned = true;
+    const match = /^([GFE]) (\S+) (.*)$/.exec(line);
+    if (!match) continue;
+    const [, kind, index, reason = ''] = match;
+    if (kind === 'G') report.groups.set(Number(index), reason.trim());
+    else if (kind === 'F') report.files.set(Number(index), reason.trim());
+    else report.general = reason.trim();
+  }
+  return report;
+}
+
+/** OS reasons in the words fettle uses everywhere (`no space left on device`, …), else the program's own. */
+export function osReason(output: string, target: string): { reason: string; hint?: string | undefined } {
+  const dir = path.posix.dirname(target);
+  const lines = output.split(/(?:\n|(?=\b(?:tar|mkdir|chown|chmod|mv|sync): ))/).map((line) => line.trim()).filter(Boolean);
+  const line = lines.find((text) => text.includes(path.posix.basename(target))) ?? lines[0] ?? output.trim();
+  const user = /invalid user: '([^':]*)/.exec(line);
+  if (user) return { reason: `no user named '${user[1] ?? ''}'` };
+  const group = /invalid group: '[^':]*:?([^']*)'/.exec(line);
+  if (group) return { reason: `no group named '${group[1] ?? ''}'` };
+  // A short write (tar) with the file system's answer appended by the script.
+  if (/No space left on device/.test(line) || (/Wrote only/.test(line) && /No space left on device/.test(output))) return { reason: 'no space left on device' };
+  if (/Read-only file system/.test(line)) return { reason: 'read-only file system' };
+  if (/Permission denied|Operation not permitted/.test(line)) return { reason: 'permission denied' };
+  if (/^mkdir: .*No such file or directory/.test(line)) return { reason: 'missing parent directory', hint: `create ${dir} first (a directory item)` };
+  if (/^mkdir: .*Not a directory/.test(line)) return { reason: `${dir} is not a directory` };
+  return { reason: line.replace(/^(?:tar|mkdir|chown|chmod|mv|sync): /, '') };
+}
+
+function writeError(target: string, output: string, hostName: string, user: string | undefined): FettleError {
+  const { reason, hint } = osReason(output, target);
+  let why = hint;
+  if (reason === 'permission denied') {
+    why =
+      user === 'root'
+        ? 'even root may not change it: is it immutable (lsattr; chattr -i) or on a read-only mount?'
+        : `files are written as ${user ?? 'the login user'}; use become: 'sudo' for files it cannot write`;
+  }
+  return new FettleError('E_TRANSPORT', `cannot write ${target}: ${reason}`, { where: `host ${hostName}`, hint: why });
+}

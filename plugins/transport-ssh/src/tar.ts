@@ -1,0 +1,78 @@
+/**
+ * A minimal tar (ustar, with a pax header for long names) writer: regular files
+ * only, which is all a batch of writes needs. GNU tar, busybox tar and bsdtar read it.
+ */
+
+const BLOCK = 512;
+/** Archives are padded to whole 10 KiB records, the size every tar reads in. */
+const RECORD = 20 * BLOCK;
+
+export interface TarEntry {
+  /** Relative member name (`etc/app/.files.fettle-tmp-…/app.conf`). */
+  readonly name: string;
+  readonly data: Uint8Array;
+  /** Permission bits in the header (the writer sets the final mode itself). */
+  readonly mode: number;
+}
+
+function octal(value: number, width: number): string {
+  return `${value.toString(8).padStart(width - 1, '0')}\0`;
+}
+
+function header(name: Buffer, size: number, mode: number, type: '0' | 'x'): Buffer {
+  const block = Buffer.alloc(BLOCK);
+  name.copy(block, 0, 0, Math.min(name.length, 100));
+  block.write(octal(mode, 8), 100, 'ascii');
+  block.write(octal(0, 8), 108, 'ascii');
+  block.write(octal(0, 8), 116, 'ascii');
+  block.write(octal(size, 12), 124, 'ascii');
+  block.write(octal(0, 12), 136, 'ascii');
+  block.write('        ', 148, 'ascii'); // the checksum is computed with its own field as spaces
+  block.write(type, 156, 'ascii');
+  block.write('ustar\0', 257, 'ascii');
+  block.write('00', 263, 'ascii');
+  let sum = 0;
+  for (const byte of block) sum += byte;
+  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+  return block;
+}
+
+/** One pax record `LEN key=value\n`, LEN counting itself. */
+function paxRecord(key: string, value: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+  let length = body.length + 1;
+  while (String(length).length + body.length !== length) length = String(length).length + body.length;
+  return Buffer.concat([Buffer.from(String(length)), body]);
+}
+
+const padding = (size: number): Buffer => Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
+
+/**
+ * The archive as a list of buffers (file data is referenced, not copied), ending
+ * with the two zero blocks and padded to a whole record.
+ */
+export function tarArchive(entries: readonly TarEntry[]): Buffer[] {
+  const parts: Buffer[] = [];
+  let total = 0;
+  const push = (part: Buffer): void => {
+    parts.push(part);
+    total += part.length;
+  };
+  for (const entry of entries) {
+    const name = Buffer.from(entry.name, 'utf8');
+    if (name.length > 100) {
+      const pax = paxRecord('path', name);
+      push(header(Buffer.from('././@PaxHeader'), pax.length, 0o644, 'x'));
+      push(pax);
+      push(padding(pax.length));
+    }
+    const data = Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength);
+    push(header(name, data.length, entry.mode, '0'));
+    if (data.length > 0) push(data);
+    push(padding(data.length));
+  }
+  push(Buffer.alloc(2 * BLOCK));
+  const rest = (RECORD - (total % RECORD)) % RECORD;
+  if (rest > 0) push(Buffer.alloc(rest));
+  return parts;
+}
