@@ -1,14 +1,17 @@
-import { defineFactPerQuery, defineItemType, definePlugin, shellQuote, z } from '@fettle/core';
+import { arg, defineFactPerQuery, defineItemType, definePlugin, sh, z } from '@fettle/core';
 import pkg from '../package.json' with { type: 'json' };
 
 /** sysctl reads `4096  16384` and `4096 16384` alike: compare values with single spaces. */
 const normalize = (value: string): string => value.trim().split(/\s+/).join(' ');
 const defaultFile = (key: string): string => `/etc/sysctl.d/90-fettle-${key}.conf`;
+/** Where the running kernel shows a key (what `sysctl -w` writes). */
+const procFile = (key: string): string => `/proc/sys/${key.replace(/\./g, '/')}`;
 
 /** What a drop-in file sets a key to (null: no file, or no such line). One command for all items of a host. */
 export const persisted = defineFactPerQuery<{ file: string; key: string }, string | null>({
   name: 'sysctl.persisted',
-  each: (query, env) => `cat ${shellQuote(env.path(query.file))}`,
+  // Paths go into commands only through hostPath(): under a sandbox root this reads the sandbox's file.
+  each: (query, env) => sh`cat ${env.hostPath(query.file)}`,
   parseOne({ code, stdout }, query) {
     if (code !== 0) return null;
     const line = stdout.split('\n').map((text) => /^\s*([^#;=\s][^=]*?)\s*=\s*(.*)$/.exec(text)).find((match) => match?.[1] === query.key);
@@ -16,10 +19,10 @@ export const persisted = defineFactPerQuery<{ file: string; key: string }, strin
   },
 });
 
-/** The running kernel's value. Not path-mapped: /proc/sys is the host's own kernel, whatever the root. */
+/** The running kernel's value, from /proc/sys (a sandbox root's own /proc/sys, like every path). */
 export const live = defineFactPerQuery<string, string | null>({
   name: 'sysctl.live',
-  each: (key) => `cat ${shellQuote(`/proc/sys/${key.replace(/\./g, '/')}`)}`,
+  each: (key, env) => sh`cat ${env.hostPath(procFile(key))}`,
   parseOne: ({ code, stdout }) => (code === 0 ? normalize(stdout) : null),
 });
 
@@ -28,7 +31,7 @@ export const sysctl = defineItemType({
   description: 'a kernel parameter kept in a file of /etc/sysctl.d, and with `live` set in the running kernel too',
   attributes: z.strictObject({
     value: z.union([z.string().min(1), z.number()]),
-    /** Also compare with, and set, the running kernel's value (sysctl -w). */
+    /** Also compare with, and set, the running kernel's value (in /proc/sys, as sysctl -w does). */
     live: z.boolean().default(false),
     /** The drop-in file this item owns. */
     file: z.string().startsWith('/').optional(),
@@ -52,7 +55,7 @@ export const sysctl = defineItemType({
     if (change.keys.includes('value')) {
       await context.writeFile(file, `# managed by fettle\n${item.name} = ${value}\n`, { mode: '0644' }, { createParents: change.sdict?.['value'] === null });
     }
-    if (change.keys.includes('live')) await context.runChecked(`sysctl -q -w ${shellQuote(`${item.name}=${value}`)}`);
+    if (change.keys.includes('live')) await context.runChecked(sh`printf '%s\\n' ${arg(value)} > ${context.hostPath(procFile(item.name))}`);
   },
 });
 

@@ -1,4 +1,4 @@
-import { defineFact, defineItemType, definePlugin, shellQuote, z } from '@fettle/core';
+import { arg, defineFact, defineItemType, definePlugin, joinShell, sh, z } from '@fettle/core';
 
 /**
  * A custom item type, as a site writes one: `line:PATH=TEXT` makes sure the file
@@ -8,7 +8,7 @@ import { defineFact, defineItemType, definePlugin, shellQuote, z } from '@fettle
 const hasLine = defineFact<{ path: string; line: string }, boolean>({
   name: 'site.has-line',
   command: (queries, env) =>
-    queries.map((q) => `grep -qxF -- ${shellQuote(q.line)} ${shellQuote(env.path(q.path))} 2>/dev/null && echo y || echo n`).join('\n'),
+    joinShell(queries.map((q) => sh`grep -qxF -- ${arg(q.line)} ${env.hostPath(q.path)} 2>/dev/null && echo y || echo n`), '\n'),
   parse: (stdout) => stdout.trim().split('\n').map((answer) => answer === 'y'),
 });
 
@@ -29,7 +29,7 @@ export const lineItem = defineItemType({
   },
   async fix(_change, item, context) {
     const { path, line } = split(item.name);
-    await context.runChecked(`printf '%s\\n' ${shellQuote(line)} >> ${shellQuote(context.path(path))}`);
+    await context.runChecked(sh`printf '%s\\n' ${arg(line)} >> ${context.hostPath(path)}`);
   },
 });
 

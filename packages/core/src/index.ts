@@ -14,7 +14,9 @@ export type {
 } from './protocols/transport.js';
 export { defineTransport, UnreachableError, isUnreachableError } from './protocols/transport.js';
 export type { Fact, FactEnv, FactPerQuery, QueryOutput } from './protocols/fact.js';
-export { defineFact, defineFactPerQuery, shellQuote } from './protocols/fact.js';
+export { defineFact, defineFactPerQuery, factEnv } from './protocols/fact.js';
+export type { Shell, HostPath, ShellValue, ShellSeparator } from './protocols/shell.js';
+export { sh, arg, rawShell, joinShell, shellQuote, isShell } from './protocols/shell.js';
 export type {
   Scalar,
   StateValue,

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { defineFact } from './protocols/fact.js';
+import { sh } from './protocols/shell.js';
 import { definePlugin } from './protocols/plugin.js';
 import { Registry } from './registry.js';
 import { isFettleError } from './errors.js';
 
-const probe = (name: string) => defineFact<string, string>({ name, command: () => 'true', parse: (_out, queries) => queries.map(() => '') });
+const probe = (name: string) => defineFact<string, string>({ name, command: () => sh`true`, parse: (_out, queries) => queries.map(() => '') });
 
 describe('Registry facts', () => {
   it('refuses two plugins defining one fact name, naming both packages (an input error)', () => {

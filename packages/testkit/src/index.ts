@@ -31,3 +31,4 @@ export {
 } from './machine-tree.js';
 export { machineLeftovers, type LeftoverOwner } from './machine-cleanup.js';
 export { asRequest, setupSshConfigTable, TABLE_ALIASES, type SshConfigTable, type SshLookup, type TableCase } from './ssh-config-table.js';
+export { snapshotTree, type TreeEntry } from './tree.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runItems, type ItemMap, type RunMode } from '@fettle/core';
+import { factEnv, runItems, type ItemMap, type RunMode } from '@fettle/core';
 import localTransport from '@fettle/transport-local';
 import sshTransport from '@fettle/transport-ssh';
 import { sshdForTests, type SshdKit } from '@fettle/testkit';
@@ -43,13 +43,13 @@ async function scratch(name: string) {
 describe('action.status fact', () => {
   it('reports the exit code of each guard, a broken guard only breaking itself', async () => {
     const queries = ['true', 'exit 3', 'echo noise; echo more >&2; false', 'if then', 'cat'];
-    const script = commandStatus.command(queries, { root: '/', path: (p) => p });
+    const script = commandStatus.command(queries, factEnv()).text;
     const { stdout } = await run('sh', ['-c', script]);
-    expect(commandStatus.parse(stdout, queries, { root: '/', path: (p) => p })).toEqual([0, 3, 1, 2, 0]);
+    expect(commandStatus.parse(stdout, queries, factEnv())).toEqual([0, 3, 1, 2, 0]);
   });
 
   it('rejects output with a missing code', () => {
-    expect(() => commandStatus.parse('R 0\n', ['true', 'true'], { root: '/', path: (p) => p })).toThrow(/expected 2 exit codes/);
+    expect(() => commandStatus.parse('R 0\n', ['true', 'true'], factEnv())).toThrow(/expected 2 exit codes/);
   });
 });
 

@@ -1,11 +1,11 @@
-import { defineItemType, FettleError, z, type CommandResult } from '@fettle/core';
+import { defineItemType, FettleError, rawShell, z, type CommandResult } from '@fettle/core';
 import { commandStatus } from './facts.js';
 
 /** How much of a failed command's stdout and stderr the error shows (the tail). */
 const OUTPUT_LIMIT = 4000;
 
 const attributes = z.strictObject({
-  /** Shell command to run (POSIX sh, on the host). */
+  /** Shell command to run (POSIX sh, on the host), as written: paths in it are the host's own, not mapped under a transport root. */
   command: z.string().min(1),
   /** A guard command: the action runs only when this one fails (exits non-zero). */
   unless: z.string().min(1).optional(),
@@ -46,7 +46,8 @@ export const actionItem = defineItemType({
   },
 
   async fix(_change, item, context) {
-    const result = await context.run(item.attrs.command);
+    // The user's own shell code, run as written.
+    const result = await context.run(rawShell(item.attrs.command));
     if (result.code !== item.attrs.expected_return_code) {
       throw new FettleError('E_COMMAND', describeFailure(result, item.attrs.expected_return_code), { where: `host ${context.host.name}` });
     }

@@ -1,4 +1,4 @@
-import { defineFact, shellQuote } from '@fettle/core';
+import { arg, defineFact, joinShell, sh } from '@fettle/core';
 
 /**
  * Exit codes of any number of guard commands (an action's `unless`) in one remote
@@ -9,10 +9,7 @@ export const commandStatus = defineFact<string, number>({
   name: 'action.status',
   key: (command) => command,
   command(commands) {
-    return [
-      ...commands.map((command) => `sh -c ${shellQuote(command)} </dev/null >/dev/null 2>&1; echo "R $?"`),
-      'exit 0',
-    ].join('\n');
+    return joinShell([...commands.map((command) => sh`sh -c ${arg(command)} </dev/null >/dev/null 2>&1; echo "R $?"`), sh`exit 0`], '\n');
   },
   parse(stdout, commands) {
     const codes = stdout

@@ -1,4 +1,4 @@
-import { FettleError, type CommandResult } from '@fettle/core';
+import { FettleError, arg, sh, type CommandResult, type Shell } from '@fettle/core';
 
 /** How long apt waits for another apt or dpkg to release its lock before failing. */
 export const APT_LOCK_TIMEOUT_SECONDS = 300;
@@ -9,32 +9,32 @@ export interface AptOptions {
 }
 
 /** The environment and options every apt-get run of fettle uses: never ask, wait for the lock. */
-function aptGet(options: AptOptions): string {
+function aptGet(options: AptOptions): Shell {
   const timeout = options.lockTimeoutSeconds ?? APT_LOCK_TIMEOUT_SECONDS;
-  return `DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=${Math.max(0, Math.floor(timeout))}`;
+  return sh`DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=${Math.max(0, Math.floor(timeout))}`;
 }
 
-/** `apt-get update`, as a command line (for code that talks to a transport directly). */
-export function aptUpdateCommand(options: AptOptions = {}): string {
-  return `${aptGet(options)} update`;
+/** `apt-get update` (its `.text` for code that talks to a transport directly). */
+export function aptUpdateCommand(options: AptOptions = {}): Shell {
+  return sh`${aptGet(options)} update`;
 }
 
 /**
  * Install the given specs (`name` or `name=version`) in one transaction. Keeps
  * changed config files (confold) and skips recommends, as BundleWrap's pkg_apt does.
  */
-export function aptInstallCommand(specs: readonly string[], options: AptOptions = {}): string {
-  return `${aptGet(options)} -y --no-install-recommends --allow-downgrades -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install ${specs.join(' ')}`;
+export function aptInstallCommand(specs: readonly string[], options: AptOptions = {}): Shell {
+  return sh`${aptGet(options)} -y --no-install-recommends --allow-downgrades -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install ${specs.map((spec) => arg(spec))}`;
 }
 
 /** Remove the given packages in one transaction (config files stay, as with `apt-get remove`). */
-export function aptRemoveCommand(names: readonly string[], options: AptOptions = {}): string {
-  return `${aptGet(options)} -y remove ${names.join(' ')}`;
+export function aptRemoveCommand(names: readonly string[], options: AptOptions = {}): Shell {
+  return sh`${aptGet(options)} -y remove ${names.map((name) => arg(name))}`;
 }
 
 /** Anything that runs a command on a host: an item context, a task context, a fleet job's wrapper. */
 export interface CommandRunner {
-  run(command: string): Promise<CommandResult>;
+  run(command: Shell): Promise<CommandResult>;
 }
 
 /** Throw a FettleError with the tail of apt's output when the command failed. */

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { CommandResult, ItemContext } from '@fettle/core';
+import { factEnv, type CommandResult, type ItemContext } from '@fettle/core';
 import { aptUpdate, dpkgStatus, pkgAptItem } from './index.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
-const env = { root: '/', path: (p: string) => p };
+const env = factEnv();
 
 describe('apt.dpkg-status fact', () => {
   it('asks for every package in one dpkg-query', () => {
-    expect(dpkgStatus.command(['bash', 'libc6:amd64', 'g++'], env)).toBe(
+    expect(dpkgStatus.command(['bash', 'libc6:amd64', 'g++'], env).text).toBe(
       "dpkg-query -W -f '${Package}\\t${Architecture}\\t${db:Status-Abbrev}\\t${Version}\\n' bash libc6:amd64 g++",
     );
     expect(dpkgStatus.okCodes).toEqual([0, 1]);
@@ -61,11 +61,11 @@ function recorder(answer: (command: string) => CommandResult = () => ({ code: 0,
     host: { name: 'h1', transport: 'fake', transportOptions: {}, groups: [], roles: [], vars: {}, readonly: false },
     root: '/',
     siteDir: '/tmp',
-    path: (p) => p,
+    hostPath: (p) => factEnv().hostPath(p),
     fact: () => Promise.reject(new Error('no facts here')),
     run: (command) => {
-      commands.push(command);
-      return Promise.resolve(answer(command));
+      commands.push(command.text);
+      return Promise.resolve(answer(command.text));
     },
     runChecked: () => Promise.reject(new Error('not used')),
     readFile: () => Promise.resolve(null),

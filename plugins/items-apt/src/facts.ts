@@ -1,4 +1,4 @@
-import { defineFact, shellQuote } from '@fettle/core';
+import { arg, defineFact, sh } from '@fettle/core';
 
 /** What dpkg knows of one package. */
 export interface DpkgPackage {
@@ -29,7 +29,7 @@ export const dpkgStatus = defineFact<string, DpkgPackage | null>({
   okCodes: [0, 1],
   command(names) {
     for (const name of names) if (!PACKAGE_NAME.test(name)) throw new Error(`apt.dpkg-status: not a package name: ${JSON.stringify(name)}`);
-    return `dpkg-query -W -f ${shellQuote(FORMAT)} ${names.map(shellQuote).join(' ')}`;
+    return sh`dpkg-query -W -f ${arg(FORMAT)} ${names.map((name) => arg(name))}`;
   },
   parse(stdout, names) {
     const known: DpkgPackage[] = [];

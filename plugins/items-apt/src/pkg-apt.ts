@@ -1,4 +1,4 @@
-import { defineItemType, FettleError, z, type Change, type CommandResult, type ItemContext, type ItemInstance } from '@fettle/core';
+import { defineItemType, FettleError, sh, z, type Change, type CommandResult, type ItemContext, type ItemInstance, type Shell } from '@fettle/core';
 import { aptInstallCommand, aptRemoveCommand, aptUpdateCommand, checkApt } from './apt.js';
 import { dpkgStatus, PACKAGE_NAME } from './facts.js';
 
@@ -26,11 +26,11 @@ async function fixPackages(entries: readonly Entry[], context: ItemContext): Pro
   const remove = entries.filter((entry) => entry.change.cdict === null).map(({ item }) => item.name);
   const update = entries.some((entry) => entry.change.cdict !== null && entry.item.attrs.update_cache);
   const steps: Promise<[string, CommandResult]>[] = [];
-  const step = (what: string, command: string) => steps.push(context.run(command).then((result) => [what, result]));
+  const step = (what: string, command: Shell) => steps.push(context.run(command).then((result) => [what, result]));
   if (remove.length > 0) step(`apt-get remove ${remove.join(' ')}`, aptRemoveCommand(remove));
   if (install.length > 0) {
     const command = aptInstallCommand(install);
-    step(`${update ? 'apt-get update, ' : ''}apt-get install ${install.join(' ')}`, update ? `${aptUpdateCommand()} && ${command}` : command);
+    step(`${update ? 'apt-get update, ' : ''}apt-get install ${install.join(' ')}`, update ? sh`${aptUpdateCommand()} && ${command}` : command);
   }
   const failures: string[] = [];
   for (const [what, result] of await Promise.all(steps)) {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { shellQuote, z, type ItemContext } from '@fettle/core';
+import { arg, joinShell, sh, z, type ItemContext, type Shell } from '@fettle/core';
 
 /** Octal mode as a string, normalised to four digits. */
 export const modeSchema = z
@@ -25,10 +25,10 @@ export function parentItems(name: string): string[] {
   return ids;
 }
 
-/** `owner:group` for chown, shell-quoted; undefined when neither is managed. */
-export function ownerSpec(wanted: { owner?: string | undefined; group?: string | undefined }): string | undefined {
+/** `owner:group` for chown, as one argument; undefined when neither is managed. */
+export function ownerSpec(wanted: { owner?: string | undefined; group?: string | undefined }): Shell | undefined {
   if (wanted.owner === undefined && wanted.group === undefined) return undefined;
-  return shellQuote(`${wanted.owner ?? ''}${wanted.group !== undefined ? `:${wanted.group}` : ''}`);
+  return arg(`${wanted.owner ?? ''}${wanted.group !== undefined ? `:${wanted.group}` : ''}`);
 }
 
 /** Set mode and ownership of an existing path in one command. */
@@ -39,12 +39,12 @@ export async function applyOwnership(
   wanted: { mode?: string | undefined; owner?: string | undefined; group?: string | undefined },
   noDereference = false,
 ): Promise<void> {
-  const real = shellQuote(context.path(name));
-  const commands: string[] = [];
-  if (keys.includes('mode') && wanted.mode !== undefined) commands.push(`chmod ${wanted.mode} ${real}`);
+  const real = context.hostPath(name);
+  const commands: Shell[] = [];
+  if (keys.includes('mode') && wanted.mode !== undefined) commands.push(sh`chmod ${arg(wanted.mode)} ${real}`);
   const spec = ownerSpec(wanted);
-  if ((keys.includes('owner') || keys.includes('group')) && spec !== undefined) commands.push(`chown ${noDereference ? '-h ' : ''}${spec} ${real}`);
-  if (commands.length > 0) await context.runChecked(commands.join(' && '));
+  if ((keys.includes('owner') || keys.includes('group')) && spec !== undefined) commands.push(noDereference ? sh`chown -h ${spec} ${real}` : sh`chown ${spec} ${real}`);
+  if (commands.length > 0) await context.runChecked(joinShell(commands, ' && '));
 }
 
 export const ownershipAttributes = {

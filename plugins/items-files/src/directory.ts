@@ -1,4 +1,4 @@
-import { defineItemType, shellQuote, z } from '@fettle/core';
+import { defineItemType, sh, z } from '@fettle/core';
 import { fileStat } from './facts.js';
 import { applyOwnership, modeSchema, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
 
@@ -27,15 +27,14 @@ export const directoryItem = defineItemType({
   },
 
   async fix(change, item, context) {
-    const real = shellQuote(context.path(item.name));
+    const real = context.hostPath(item.name);
     if (change.cdict === null) {
-      await context.runChecked(`rm -rf -- ${real}`);
+      await context.runChecked(sh`rm -rf -- ${real}`);
       return;
     }
     if (change.sdict === null || change.sdict['type'] !== 'directory') {
       // Something else in the way (a file or a symlink) is replaced, as BundleWrap does.
-      const clear = change.sdict === null ? '' : `rm -f -- ${real} && `;
-      await context.runChecked(`${clear}mkdir -p -- ${real}`);
+      await context.runChecked(change.sdict === null ? sh`mkdir -p -- ${real}` : sh`rm -f -- ${real} && mkdir -p -- ${real}`);
       await applyOwnership(context, item.name, ['mode', 'owner', 'group'], item.attrs);
       return;
     }

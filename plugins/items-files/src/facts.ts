@@ -1,4 +1,4 @@
-import { defineFact, shellQuote } from '@fettle/core';
+import { defineFact, sh } from '@fettle/core';
 
 /** What one path is on the host; null when it does not exist. */
 export interface FileStat {
@@ -28,16 +28,12 @@ const TYPES: Record<string, FileStat['type']> = {
 export const fileStat = defineFact<string, FileStat | null>({
   name: 'files.stat',
   key: (path) => path,
-  command(paths, env) {
-    const args = paths.map((p) => shellQuote(env.path(p))).join(' ');
-    return [
-      `set -- ${args}`,
-      `LC_ALL=C QUOTING_STYLE=literal stat --printf '%n\\0%F\\0%a\\0%U\\0%G\\0%s\\0%N\\0' -- "$@" 2>/dev/null`,
-      `printf 'SHA\\0'`,
-      `for p do if [ -f "$p" ] && [ ! -L "$p" ]; then printf '%s\\0' "$p"; fi; done | xargs -0 -r sha256sum -z --`,
-      'exit 0',
-    ].join('\n');
-  },
+  command: (paths, env) =>
+    sh`set -- ${paths.map((p) => env.hostPath(p))}
+LC_ALL=C QUOTING_STYLE=literal stat --printf '%n\\0%F\\0%a\\0%U\\0%G\\0%s\\0%N\\0' -- "$@" 2>/dev/null
+printf 'SHA\\0'
+for p do if [ -f "$p" ] && [ ! -L "$p" ]; then printf '%s\\0' "$p"; fi; done | xargs -0 -r sha256sum -z --
+exit 0`,
   parse(stdout, paths, env) {
     const fields = stdout.split('\0');
     const byPath = new Map<string, { type: FileStat['type']; mode: string; owner: string; group: string; size: number; target: string | null }>();
@@ -55,7 +51,7 @@ export const fileStat = defineFact<string, FileStat | null>({
       if (entry.length > 66) hashes.set(entry.slice(66), entry.slice(0, 64));
     }
     return paths.map((p) => {
-      const real = env.path(p);
+      const real = env.hostPath(p).path;
       const stat = byPath.get(real);
       return stat ? { ...stat, sha256: hashes.get(real) ?? null } : null;
     });

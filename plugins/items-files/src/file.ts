@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createTwoFilesPatch } from 'diff';
-import { FettleError, defineItemType, shellQuote, z, type ItemInstance } from '@fettle/core';
+import { FettleError, defineItemType, sh, z, type ItemInstance } from '@fettle/core';
 import { fileStat } from './facts.js';
 import { applyOwnership, modeSchema, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
 
@@ -82,10 +82,9 @@ export const fileItem = defineItemType({
   },
 
   async fix(change, item, context) {
-    const real = context.path(item.name);
     if (change.sdict?.['type'] === 'directory') throw new Error(`${item.name} is a directory; refusing to replace it with a file`);
     if (change.cdict === null) {
-      await context.runChecked(`rm -f -- ${shellQuote(real)}`);
+      await context.runChecked(sh`rm -f -- ${context.hostPath(item.name)}`);
       return;
     }
     const rewrite = change.sdict === null || change.keys.includes('sha256') || change.keys.includes('type');

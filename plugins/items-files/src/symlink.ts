@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { defineItemType, shellQuote, z } from '@fettle/core';
+import { arg, defineItemType, sh, z } from '@fettle/core';
 import { fileStat } from './facts.js';
 import { applyOwnership, ownerSpec, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
 
@@ -29,19 +29,19 @@ export const symlinkItem = defineItemType({
   },
 
   async fix(change, item, context) {
-    const realPath = context.path(item.name);
-    const real = shellQuote(realPath);
+    const real = context.hostPath(item.name);
     if (change.sdict?.['type'] === 'directory') throw new Error(`${item.name} is a directory; refusing to replace it with a symlink`);
     if (change.cdict === null) {
-      await context.runChecked(`rm -f -- ${real}`);
+      await context.runChecked(sh`rm -f -- ${real}`);
       return;
     }
     if (change.sdict === null || change.keys.includes('type') || change.keys.includes('target')) {
       // Make the new link beside the old one, then rename over it: never a moment without a link.
-      const temp = shellQuote(path.posix.join(path.posix.dirname(realPath), `.${path.posix.basename(realPath)}.fettle-${randomBytes(6).toString('hex')}`));
+      const temp = context.hostPath(path.posix.join(path.posix.dirname(item.name), `.${path.posix.basename(item.name)}.fettle-${randomBytes(6).toString('hex')}`));
       const spec = ownerSpec(item.attrs);
-      const chown = spec === undefined ? '' : ` && chown -h ${spec} ${temp}`;
-      await context.runChecked(`ln -s -- ${shellQuote(item.attrs.target)} ${temp}${chown} && mv -Tf -- ${temp} ${real} || { rm -f -- ${temp}; exit 1; }`);
+      const chown = spec === undefined ? sh`` : sh` && chown -h ${spec} ${temp}`;
+      // The target is stored in the link as written (it is read on the host, relative to its own root): an argument, not mapped.
+      await context.runChecked(sh`ln -s -- ${arg(item.attrs.target)} ${temp}${chown} && mv -Tf -- ${temp} ${real} || { rm -f -- ${temp}; exit 1; }`);
       return;
     }
     await applyOwnership(context, item.name, change.keys, item.attrs, true);

@@ -134,7 +134,7 @@ describe.skipIf(machines.skip)('svc_systemd on a booted host', () => {
   it('parses real systemctl show output the same way as the recorded fixture', async () => {
     // fixtures/show-booted-bookworm.txt was recorded from this very command on a booted host of the kit.
     const units = ['ssh', 'sshd', 'fettle-nosuch', 'e2scrub_reap', 'systemd-journald', 'dbus.socket', 'getty@tty1', 'fstrim.timer', 'fettle-broken'];
-    const live = await host().sh(unitStatusCommand(units));
+    const live = await host().sh(unitStatusCommand(units).text);
     const fixture = new URL('./fixtures/show-booted-bookworm.txt', import.meta.url);
     // FETTLE_RECORD_FIXTURES=1 re-records it (after the tests above left their units behind).
     if (process.env['FETTLE_RECORD_FIXTURES'] === '1') writeFileSync(fixture, `${live}\n`);

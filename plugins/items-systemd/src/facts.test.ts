@@ -1,18 +1,21 @@
 import { readFileSync } from 'node:fs';
+import { factEnv } from '@fettle/core';
 import { describe, expect, it } from 'vitest';
 import { parseUnitStatus, svcSystemdItem, unitStatus, unitStatusCommand } from './index.js';
 import { isEnabled, isMasked, isRunning } from './facts.js';
-import { unitCommands } from './svc-systemd.js';
+import { unitCommands as unitShells } from './svc-systemd.js';
+
+const unitCommands = (...args: Parameters<typeof unitShells>) => unitShells(...args).map((command) => command.text);
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 const UNITS = ['nginx', 'sshd', 'fettle-nosuch', 'apache2', 'systemd-journald', 'rsync', 'postgresql@15-main', 'php8.2-fpm', 'fstrim.timer'];
 
 describe('systemd.unit-status fact', () => {
   it('asks about every unit in one systemctl show', () => {
-    expect(unitStatusCommand(['nginx', 'getty@tty1.service', 'fstrim.timer'])).toBe(
+    expect(unitStatusCommand(['nginx', 'getty@tty1.service', 'fstrim.timer']).text).toBe(
       'systemctl show -p Id,ActiveState,UnitFileState,LoadState -- nginx getty@tty1.service fstrim.timer',
     );
-    expect(unitStatus.command(['a', 'b'], { root: '/', path: (p) => p })).toBe(unitStatusCommand(['a', 'b']));
+    expect(unitStatus.command(['a', 'b'], factEnv()).text).toBe(unitStatusCommand(['a', 'b']).text);
   });
 
   it('refuses what is not a unit name', () => {

@@ -1,4 +1,4 @@
-import { defineFact, shellQuote } from '@fettle/core';
+import { arg, defineFact, sh, type Shell } from '@fettle/core';
 
 /** What systemd says of one unit. */
 export interface UnitStatus {
@@ -18,9 +18,9 @@ export const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+$/;
 export const PROPERTIES = ['Id', 'ActiveState', 'UnitFileState', 'LoadState'] as const;
 
 /** Build the one command that asks systemd about every unit. */
-export function unitStatusCommand(units: readonly string[]): string {
+export function unitStatusCommand(units: readonly string[]): Shell {
   for (const unit of units) if (!UNIT_NAME.test(unit)) throw new Error(`systemd.unit-status: not a unit name: ${JSON.stringify(unit)}`);
-  return `systemctl show -p ${PROPERTIES.join(',')} -- ${units.map(shellQuote).join(' ')}`;
+  return sh`systemctl show -p ${arg(PROPERTIES.join(','))} -- ${units.map((unit) => arg(unit))}`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { defineItemType, shellQuote, z, type ItemTypeDefinition } from '@fettle/core';
+import { arg, defineItemType, sh, z, type ItemTypeDefinition, type Shell } from '@fettle/core';
 import { withJournal } from './journal.js';
 import { validateUnitName } from './svc-systemd.js';
 
@@ -14,7 +14,7 @@ function cannedAction(
   name: string,
   key: string,
   describe: string,
-  command: (unit: string) => string,
+  command: (unit: Shell) => Shell,
   after: (unit: string) => string[] = (unit) => [`svc_systemd:${unit}`],
 ): ItemTypeDefinition<typeof attributes> {
   return defineItemType({
@@ -30,7 +30,7 @@ function cannedAction(
     // Not yet run in this apply; once run, fix reports it (there is nothing to read back).
     sdict: () => Promise.resolve({ [key]: false }),
     async fix(_change, item, context) {
-      await context.runChecked(withJournal(item.name, command(shellQuote(item.name))));
+      await context.runChecked(withJournal(item.name, command(arg(item.name))));
       return { [key]: true };
     },
   });
@@ -41,7 +41,7 @@ export const svcSystemdRestartItem = cannedAction(
   'svc_systemd_restart',
   'restarted',
   'restart a systemd unit when triggered (only if it is running)',
-  (unit) => `systemctl try-restart ${unit}`,
+  (unit) => sh`systemctl try-restart ${unit}`,
 );
 
 /** `svc_systemd_reload:<unit>`: reload the unit's configuration if it is running. */
@@ -49,7 +49,7 @@ export const svcSystemdReloadItem = cannedAction(
   'svc_systemd_reload',
   'reloaded',
   'reload a systemd unit when triggered (only if it is running)',
-  (unit) => `if systemctl is-active --quiet ${unit}; then systemctl reload ${unit}; fi`,
+  (unit) => sh`if systemctl is-active --quiet ${unit}; then systemctl reload ${unit}; fi`,
 );
 
 /**
@@ -61,6 +61,6 @@ export const svcSystemdDaemonReloadItem = cannedAction(
   'svc_systemd_daemon_reload',
   'reloaded',
   "make systemd re-read unit files when triggered (before the unit's svc_systemd item)",
-  () => 'systemctl daemon-reload',
+  () => sh`systemctl daemon-reload`,
   () => [],
 );

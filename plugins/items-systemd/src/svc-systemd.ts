@@ -1,4 +1,4 @@
-import { defineItemType, shellQuote, z, type Change } from '@fettle/core';
+import { arg, defineItemType, joinShell, sh, z, type Change, type Shell } from '@fettle/core';
 import { isEnabled, isMasked, isRunning, unitStatus, UNIT_NAME } from './facts.js';
 import { withJournal } from './journal.js';
 
@@ -30,15 +30,15 @@ export function packageItemFor(unit: string): string {
  * The systemctl commands that turn the actual state into the desired one, in an
  * order that works: unmask before enable/start; stop before mask.
  */
-export function unitCommands(unit: string, change: Change): string[] {
+export function unitCommands(unit: string, change: Change): Shell[] {
   const want = change.cdict ?? {};
   const keys = new Set(change.sdict === null ? Object.keys(want) : change.keys);
-  const name = shellQuote(unit);
-  const commands: string[] = [];
-  if (keys.has('masked') && want['masked'] === false) commands.push(`systemctl unmask ${name}`);
-  if (keys.has('enabled')) commands.push(`systemctl ${want['enabled'] === true ? 'enable' : 'disable'} ${name}`);
-  if (keys.has('running')) commands.push(`systemctl ${want['running'] === true ? 'start' : 'stop'} ${name}`);
-  if (keys.has('masked') && want['masked'] === true) commands.push(`systemctl mask ${name}`);
+  const name = arg(unit);
+  const commands: Shell[] = [];
+  if (keys.has('masked') && want['masked'] === false) commands.push(sh`systemctl unmask ${name}`);
+  if (keys.has('enabled')) commands.push(want['enabled'] === true ? sh`systemctl enable ${name}` : sh`systemctl disable ${name}`);
+  if (keys.has('running')) commands.push(want['running'] === true ? sh`systemctl start ${name}` : sh`systemctl stop ${name}`);
+  if (keys.has('masked') && want['masked'] === true) commands.push(sh`systemctl mask ${name}`);
   return commands;
 }
 
@@ -79,6 +79,6 @@ export const svcSystemdItem = defineItemType({
       throw new Error(`unit ${item.name} not found (is its package installed, or its unit file written and systemd reloaded?)`);
     }
     const commands = unitCommands(item.name, change);
-    if (commands.length > 0) await context.runChecked(withJournal(item.name, commands.join(' && ')));
+    if (commands.length > 0) await context.runChecked(withJournal(item.name, joinShell(commands, ' && ')));
   },
 });

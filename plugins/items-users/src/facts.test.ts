@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { factEnv } from '@fettle/core';
 import { accounts, userItem } from './index.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
-const env = { root: '/', path: (p: string) => p };
+const env = factEnv();
 const HASH = '$6$fettlesalt$MRpsu15t3egJ4Wb1Liffvwg3ZKwhXT19PUK3bVqX9Ltlmy4GWRIyZT2STlNDKV/3qD7e8FrmAPqNQj9WVfiAe0';
 
 describe('users.accounts fact', () => {
   it('reads passwd and shadow of the names and the whole group database in one command', () => {
-    const command = accounts.command(['alice', 'www-data'], env);
+    const command = accounts.command(['alice', 'www-data'], env).text;
     expect(command).toContain('set -- alice www-data');
     expect(command).toContain('getent passwd "$@"');
     expect(command).toContain('getent shadow "$@"');

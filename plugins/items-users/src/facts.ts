@@ -1,4 +1,4 @@
-import { defineFact, shellQuote } from '@fettle/core';
+import { arg, defineFact, sh } from '@fettle/core';
 
 /** A user as the host's account databases describe it. */
 export interface UserEntry {
@@ -45,13 +45,11 @@ export const accounts = defineFact<string, Accounts>({
   key: (name) => name,
   command(names) {
     for (const name of names) if (!ACCOUNT_NAME.test(name)) throw new Error(`users.accounts: not an account name: ${JSON.stringify(name)}`);
-    return [
-      `set -- ${names.map(shellQuote).join(' ')}`,
-      'echo @passwd; getent passwd "$@"; [ $? -le 2 ] || exit 3',
-      'echo @shadow; getent shadow "$@"; [ $? -le 2 ] || exit 3',
-      'echo @group; getent group; [ $? -le 2 ] || exit 3',
-      'exit 0',
-    ].join('\n');
+    return sh`set -- ${names.map((name) => arg(name))}
+echo @passwd; getent passwd "$@"; [ $? -le 2 ] || exit 3
+echo @shadow; getent shadow "$@"; [ $? -le 2 ] || exit 3
+echo @group; getent group; [ $? -le 2 ] || exit 3
+exit 0`;
   },
   parse(stdout, names) {
     const lines: Record<Section, string[][]> = { passwd: [], shadow: [], group: [] };

@@ -1,4 +1,4 @@
-import { defineItemType, shellQuote, z } from '@fettle/core';
+import { arg, defineItemType, sh, z } from '@fettle/core';
 import { accounts } from './facts.js';
 import { displayAccountValue, validateAccountName } from './common.js';
 
@@ -28,11 +28,11 @@ export const groupItem = defineItemType({
   },
 
   async fix(change, item, context) {
-    const name = shellQuote(item.name);
-    const gid = item.attrs.gid === undefined ? '' : ` -g ${item.attrs.gid}`;
-    if (change.cdict === null) await context.runChecked(`groupdel ${name}`);
-    else if (change.sdict === null) await context.runChecked(`groupadd${gid} ${name}`);
-    else await context.runChecked(`groupmod${gid} ${name}`);
+    const name = arg(item.name);
+    const gid = item.attrs.gid === undefined ? sh`` : sh` -g ${item.attrs.gid}`;
+    if (change.cdict === null) await context.runChecked(sh`groupdel ${name}`);
+    else if (change.sdict === null) await context.runChecked(sh`groupadd${gid} ${name}`);
+    else await context.runChecked(sh`groupmod${gid} ${name}`);
   },
 
   displayValue: displayAccountValue,

@@ -1,4 +1,4 @@
-import { defineItemType, shellQuote, z, type Change, type ItemContext, type ItemInstance } from '@fettle/core';
+import { arg, defineItemType, joinShell, sh, z, type Change, type ItemContext, type ItemInstance, type Shell } from '@fettle/core';
 import { accounts, type UserEntry } from './facts.js';
 import { displayAccountValue, fingerprint, validateAccountName } from './common.js';
 
@@ -38,41 +38,42 @@ function userState(user: UserEntry, attrs: UserAttributes): Record<string, unkno
 }
 
 /** useradd/usermod options for the given keys. */
-function options(attrs: UserAttributes, keys: readonly string[]): string[] {
-  const args: string[] = [];
+function options(attrs: UserAttributes, keys: readonly string[]): Shell[] {
+  const args: Shell[] = [];
   const has = (key: keyof UserAttributes) => keys.includes(key) && attrs[key] !== undefined;
-  if (has('uid')) args.push('-u', String(attrs.uid));
-  if (has('gid')) args.push('-g', shellQuote(String(attrs.gid)));
-  if (has('groups')) args.push('-G', shellQuote(sortedGroups(attrs.groups ?? []).join(',')));
-  if (has('home')) args.push('-d', shellQuote(attrs.home ?? ''));
-  if (has('shell')) args.push('-s', shellQuote(attrs.shell ?? ''));
-  if (has('full_name')) args.push('-c', shellQuote(attrs.full_name ?? ''));
+  if (has('uid')) args.push(sh`-u ${attrs.uid ?? 0}`);
+  if (has('gid')) args.push(sh`-g ${arg(attrs.gid ?? '')}`);
+  if (has('groups')) args.push(sh`-G ${arg(sortedGroups(attrs.groups ?? []).join(','))}`);
+  // The home and shell as the account database records them (paths of the host's own root): not mapped.
+  if (has('home')) args.push(sh`-d ${arg(attrs.home ?? '')}`);
+  if (has('shell')) args.push(sh`-s ${arg(attrs.shell ?? '')}`);
+  if (has('full_name')) args.push(sh`-c ${arg(attrs.full_name ?? '')}`);
   return args;
 }
 
 async function fixUser(change: Change, item: ItemInstance<UserAttributes>, context: ItemContext): Promise<void> {
-  const name = shellQuote(item.name);
+  const name = arg(item.name);
   if (change.cdict === null) {
-    await context.runChecked(`userdel ${name}`);
+    await context.runChecked(sh`userdel ${name}`);
     return;
   }
   const attrs = item.attrs;
   const keys = change.sdict === null ? Object.keys(change.cdict) : change.keys;
-  const commands: string[] = [];
+  const commands: Shell[] = [];
   if (change.sdict === null) {
     // With USERGROUPS_ENAB, useradd makes a group named after the user and fails
     // if one exists already: join that group instead.
-    const ownGroup = attrs.gid === undefined ? `$(getent group ${name} >/dev/null && printf '%s' ${shellQuote(`-g ${item.name}`)})` : '';
-    commands.push(['useradd', '-m', ...options(attrs, keys), ownGroup, name].filter(Boolean).join(' '));
+    const ownGroup = attrs.gid === undefined ? [sh`$(getent group ${name} >/dev/null && printf '%s' ${arg(`-g ${item.name}`)})`] : [];
+    commands.push(sh`useradd -m ${[...options(attrs, keys), ...ownGroup, name]}`);
   } else {
     const args = options(attrs, keys);
-    if (args.length > 0) commands.push(['usermod', ...args, name].join(' '));
+    if (args.length > 0) commands.push(sh`usermod ${[...args, name]}`);
   }
   // Through stdin, so the hash never shows in a process list.
   const password = keys.includes('password_hash') && attrs.password_hash !== undefined;
-  if (password) commands.push('chpasswd -e');
+  if (password) commands.push(sh`chpasswd -e`);
   if (commands.length === 0) return;
-  await context.runChecked(commands.join(' && '), password ? { stdin: `${item.name}:${attrs.password_hash}\n` } : undefined);
+  await context.runChecked(joinShell(commands, ' && '), password ? { stdin: `${item.name}:${attrs.password_hash}\n` } : undefined);
 }
 
 /** A local user account: created with useradd, changed with usermod, removed with userdel. */

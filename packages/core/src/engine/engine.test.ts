@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineItemType, type ItemMap } from '../protocols/item.js';
 import { defineFact } from '../protocols/fact.js';
+import { arg, joinShell, sh } from '../protocols/shell.js';
 import { definePlugin } from '../protocols/plugin.js';
 import { defineSite, type Role, type SiteConfig } from '../protocols/site.js';
 import { secret, type SecretStore } from '../protocols/secrets.js';
@@ -183,12 +184,12 @@ describe('engine batching', () => {
     const counter = { execs: 0 };
     const echo = defineFact<string, string>({
       name: 'test.echo',
-      command: (queries) => queries.map((q) => `echo ${q}`).join('\n'),
+      command: (queries) => joinShell(queries.map((q) => sh`echo ${arg(q)}`), '\n'),
       parse: (stdout) => stdout.trim().split('\n'),
     });
     const other = defineFact<string, string>({
       name: 'test.other',
-      command: (queries) => queries.map((q) => `echo other-${q}`).join('\n'),
+      command: (queries) => joinShell(queries.map((q) => sh`echo other-${arg(q)}`), '\n'),
       parse: (stdout) => stdout.trim().split('\n'),
     });
     const probe = defineItemType({
@@ -291,16 +292,16 @@ describe('engine faults', () => {
 
   it('reports a host whose connection is lost as unreachable with its results so far, and the others in full', async () => {
     const counter = { execs: 0 };
-    const sh = shellTransport(counter);
-    const dying: typeof sh = {
-      ...sh,
+    const local = shellTransport(counter);
+    const dying: typeof local = {
+      ...local,
       name: 'dying',
       async connect(host, options, context) {
-        const inner = await sh.connect(host, options, context);
+        const inner = await local.connect(host, options, context);
         return { ...inner, exec: () => Promise.reject(new UnreachableError('lost', `${host.name}: the SSH connection was lost (test)`)) };
       },
     };
-    const echo = defineFact<string, string>({ name: 'test.echo2', command: (qs) => qs.map((q) => `echo ${q}`).join('\n'), parse: (out) => out.trim().split('\n') });
+    const echo = defineFact<string, string>({ name: 'test.echo2', command: (qs) => joinShell(qs.map((q) => sh`echo ${arg(q)}`), '\n'), parse: (out) => out.trim().split('\n') });
     const probe = defineItemType({
       name: 'probe',
       attributes: z.strictObject({}),
@@ -309,7 +310,7 @@ describe('engine faults', () => {
       fix: () => Promise.resolve(),
     });
     const config = defineSite({
-      plugins: [definePlugin({ name: 'p', itemTypes: [probe], transports: [sh, dying] })],
+      plugins: [definePlugin({ name: 'p', itemTypes: [probe], transports: [local, dying] })],
       hosts: new MemoryHostStore({ hosts: { good: { transport: 'sh' }, bad: { transport: 'dying' } }, defaultRoles: ['r'] }),
       roles: { r: () => ({ 'probe:a': {}, 'probe:b': { needs: ['probe:a'] } }) },
     });

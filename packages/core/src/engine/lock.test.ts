@@ -7,6 +7,7 @@ import { definePlugin } from '../protocols/plugin.js';
 import { defineSite, type SiteConfig } from '../protocols/site.js';
 import { MemoryHostStore } from '../memory-host-store.js';
 import { Registry } from '../registry.js';
+import { factEnv } from '../protocols/fact.js';
 import { execSh } from '../test-support.js';
 import { sandboxPlugin, tempRoot } from '../tasks/testing.js';
 import { runSite } from './engine.js';
@@ -79,7 +80,7 @@ describe('host lock', () => {
     const root = await tempRoot();
     roots.push(root);
     const lock: SoftLock = { id: 'abc123', user: 'carol@laptop', started: Date.now(), pid: 7, comment: 'debugging', expires: Date.now() + 3600_000, items: ['tag:web'] };
-    await execSh(softLockAddCommand({ path: (p: string) => path.posix.join(root.dir, p) } as never, lock));
+    await execSh(softLockAddCommand(factEnv(root.dir), lock).text);
     const fixed: string[] = [];
     const result = await run(site(root.dir, fixed));
     const byId = Object.fromEntries((result.hosts[0]?.items ?? []).map((item) => [item.id, item]));

@@ -1,8 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { shellQuote } from '../protocols/fact.js';
-import type { ItemContext } from '../protocols/item.js';
+import { arg, sh, type HostPath, type Shell } from '../protocols/shell.js';
 import { FettleError } from '../errors.js';
 import type { BuiltItem } from './items.js';
 
@@ -10,6 +9,11 @@ import type { BuiltItem } from './items.js';
 export const STATE_DIR = '/var/lib/fettle';
 const HARD = `${STATE_DIR}/lock`;
 const SOFT = `${STATE_DIR}/soft-locks`;
+
+/** What the lock commands need from an item context or a fact env: the path mapping. */
+export interface PathMapping {
+  hostPath(path: string): HostPath;
+}
 
 /** Who holds a lock: named so a refused user knows whom to ask. */
 export interface LockHolder {
@@ -82,19 +86,15 @@ export type TakeOutcome = { readonly taken: true; readonly overridden?: LockHold
  * controllers cannot both succeed. An expired lock is taken over; `force` takes
  * over a live one. The holder record is written beside it (temp + rename).
  */
-export function takeLockCommand(context: ItemContext, holder: LockHolder & { token: string }, force: boolean): string {
-  const dir = shellQuote(context.path(HARD));
-  const record = shellQuote(JSON.stringify(holder));
-  return [
-    `d=${dir}; mkdir -p -- "$(dirname -- "$d")" || exit 1`,
-    'took=no; if mkdir -- "$d" 2>/dev/null; then took=yes; else',
-    `  h=$(cat -- "$d/holder" 2>/dev/null); printf 'held %s\\n' "$h"`,
-    `  e=$(printf '%s' "$h" | sed -n 's/.*"expires":\\([0-9]*\\).*/\\1/p'); now=$(($(date +%s) * 1000))`,
-    `  if [ ${force ? '1' : '0'} = 1 ] || { [ -n "$e" ] && [ "$e" -lt "$now" ]; }; then took=over; fi`,
-    'fi',
-    `if [ "$took" != no ]; then printf '%s\\n' ${record} >"$d/holder.$$" && mv -f -- "$d/holder.$$" "$d/holder" && echo "took $took"; fi`,
-    'exit 0',
-  ].join('\n');
+export function takeLockCommand(context: PathMapping, holder: LockHolder & { token: string }, force: boolean): Shell {
+  return sh`d=${context.hostPath(HARD)}; mkdir -p -- "$(dirname -- "$d")" || exit 1
+took=no; if mkdir -- "$d" 2>/dev/null; then took=yes; else
+  h=$(cat -- "$d/holder" 2>/dev/null); printf 'held %s\\n' "$h"
+  e=$(printf '%s' "$h" | sed -n 's/.*"expires":\\([0-9]*\\).*/\\1/p'); now=$(($(date +%s) * 1000))
+  if [ ${force ? 1 : 0} = 1 ] || { [ -n "$e" ] && [ "$e" -lt "$now" ]; }; then took=over; fi
+fi
+if [ "$took" != no ]; then printf '%s\\n' ${arg(JSON.stringify(holder))} >"$d/holder.$$" && mv -f -- "$d/holder.$$" "$d/holder" && echo "took $took"; fi
+exit 0`;
 }
 
 export function parseTakeOutput(stdout: string): TakeOutcome {
@@ -107,11 +107,10 @@ export function parseTakeOutput(stdout: string): TakeOutcome {
 }
 
 /** Release the hard lock, only if it is still ours (a forced takeover made it someone else's). */
-export function unlockCommand(context: ItemContext, token: string): string {
-  const dir = shellQuote(context.path(HARD));
+export function unlockCommand(context: PathMapping, token: string): Shell {
   // rmdir removes only empty folders: a sandbox root is left as it was, a real /var/lib stays.
-  const parents = ['/var/lib/fettle', '/var/lib', '/var'].map((folder) => shellQuote(context.path(folder))).join(' ');
-  return `d=${dir}; if grep -q -- ${shellQuote(`"token":"${token}"`)} "$d/holder" 2>/dev/null; then rm -rf -- "$d"; rmdir -- ${parents} 2>/dev/null; fi; exit 0`;
+  const parents = ['/var/lib/fettle', '/var/lib', '/var'].map((folder) => context.hostPath(folder));
+  return sh`d=${context.hostPath(HARD)}; if grep -q -- ${arg(`"token":"${token}"`)} "$d/holder" 2>/dev/null; then rm -rf -- "$d"; rmdir -- ${parents} 2>/dev/null; fi; exit 0`;
 }
 
 /** A new hard-lock holder record for this run. */
@@ -121,22 +120,21 @@ export function newHolder(comment = '', ttlMs = 4 * 3600 * 1000): LockHolder & {
 }
 
 /** Soft locks: add, remove, list (`fettle lock`), each one command per host. */
-export function softLockAddCommand(context: ItemContext, lock: SoftLock): string {
-  const dir = shellQuote(context.path(SOFT));
-  const file = shellQuote(path.posix.join(context.path(SOFT), lock.id));
-  return `mkdir -p -- ${dir} && printf '%s\\n' ${shellQuote(JSON.stringify(lock))} >${file}.tmp && mv -f -- ${file}.tmp ${file}`;
+export function softLockAddCommand(context: PathMapping, lock: SoftLock): Shell {
+  const file = context.hostPath(path.posix.join(SOFT, lock.id));
+  const temp = context.hostPath(path.posix.join(SOFT, `${lock.id}.tmp`));
+  return sh`mkdir -p -- ${context.hostPath(SOFT)} && printf '%s\\n' ${arg(JSON.stringify(lock))} >${temp} && mv -f -- ${temp} ${file}`;
 }
 
-export function softLockRemoveCommand(context: ItemContext, id: string): string {
+export function softLockRemoveCommand(context: PathMapping, id: string): Shell {
   if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new FettleError('E_ARGUMENT', `bad lock id '${id}'`, { expected: 'an id as `fettle lock show` prints it' });
-  const file = shellQuote(path.posix.join(context.path(SOFT), id));
-  return `if [ -f ${file} ]; then rm -f -- ${file}; echo removed; fi`;
+  const file = context.hostPath(path.posix.join(SOFT, id));
+  return sh`if [ -f ${file} ]; then rm -f -- ${file}; echo removed; fi`;
 }
 
-export function lockShowCommand(context: ItemContext): string {
-  const dir = shellQuote(context.path(HARD));
-  const soft = shellQuote(context.path(SOFT));
-  return `[ -f ${dir}/holder ] && { printf 'held '; cat -- ${dir}/holder; echo; }; for f in ${soft}/*; do [ -f "$f" ] && { printf 'soft '; cat -- "$f"; echo; }; done; exit 0`;
+export function lockShowCommand(context: PathMapping): Shell {
+  const dir = context.hostPath(HARD);
+  return sh`[ -f ${dir}/holder ] && { printf 'held '; cat -- ${dir}/holder; echo; }; for f in ${context.hostPath(SOFT)}/*; do [ -f "$f" ] && { printf 'soft '; cat -- "$f"; echo; }; done; exit 0`;
 }
 
 export function parseLockShow(stdout: string): { hard: LockHolder | undefined; soft: SoftLock[] } {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Fact, FactEnv } from '../protocols/fact.js';
-import { shellQuote } from '../protocols/fact.js';
+import { hostPathUnder, mapItemPath, shellQuote, shellText } from '../protocols/shell.js';
 import type { Host } from '../protocols/host.js';
 import type { ItemContext, RunResult, WriteOptions } from '../protocols/item.js';
 import type { ExecOptions, ExecResult, FileOwnership, Transport } from '../protocols/transport.js';
@@ -56,22 +56,24 @@ export class HostSession {
     this.host = host;
     this.transport = transport;
     const root = transport.root;
-    const mapPath = (itemPath: string): string => (root === '/' || root === '' ? itemPath : path.posix.join(root, itemPath));
-    this.#env = { root, path: mapPath };
+    // One mapping for files and commands: readFile/writeFile use it, hostPath() hands it to `sh`.
+    const mapPath = (itemPath: string): string => mapItemPath(root, itemPath);
+    const hostPath = (itemPath: string) => hostPathUnder(root, itemPath);
+    this.#env = { root, hostPath };
     // Arrow functions keep `this`; item code may call these detached.
     this.context = {
       host,
       root,
       siteDir,
-      path: mapPath,
+      hostPath,
       secret: (name) => {
         if (!secrets) return Promise.reject(new FettleError('E_SECRET', `secret '${name}' cannot be read here`, { where: `host ${host.name}` }));
         return secrets(name);
       },
       fact: <Q, R>(fact: Fact<Q, R>, query: Q) => this.fact(fact, query),
-      run: (command, options) => this.run(command, options),
+      run: async (command, options) => this.run(shellText(command, 'run()'), options),
       runChecked: async (command, options) => {
-        const result = await this.run(command, options);
+        const result = await this.run(shellText(command, 'runChecked()'), options);
         if (result.code !== 0) {
           throw new FettleError('E_COMMAND', `command failed with exit code ${String(result.code)}: ${result.stderr.trim() || result.stdout.trim() || '(no output)'}`, {
             where: `host ${host.name}`,
@@ -201,7 +203,7 @@ export class HostSession {
       const queries = entries.map((entry) => entry.query);
       let command: string;
       try {
-        command = ask.fact.command(queries, this.#env);
+        command = shellText(ask.fact.command(queries, this.#env), `fact ${ask.fact.name}: command()`);
       } catch (error) {
         for (const entry of entries) for (const waiter of entry.waiters) waiter.reject(error);
         continue;

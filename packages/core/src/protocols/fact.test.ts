@@ -1,18 +1,19 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { defineFactPerQuery } from './fact.js';
+import { defineFactPerQuery, factEnv } from './fact.js';
+import { rawShell } from './shell.js';
 
-const env = { root: '/', path: (p: string) => p };
+const env = factEnv();
 const echo = defineFactPerQuery<string, { code: number; stdout: string }>({
   name: 'test.echo',
-  each: (snippet) => snippet,
+  each: (snippet) => rawShell(snippet),
   parseOne: (output) => output,
 });
 
 describe('defineFactPerQuery', () => {
   it('frames each snippet: exit codes, exact bytes, output that looks like a frame, a snippet that exits', () => {
     const queries = ['printf "a\\nb\\n\\n"', 'echo "@0 99"; exit 4', 'printf "é ünï"', 'cat /no/such/file', 'exit 0', 'echo after'];
-    const stdout = execFileSync('sh', ['-c', echo.command(queries, env)], { encoding: 'utf8' });
+    const stdout = execFileSync('sh', ['-c', echo.command(queries, env).text], { encoding: 'utf8' });
     expect(echo.parse(stdout, queries, env)).toEqual([
       { code: 0, stdout: 'a\nb\n\n' },
       { code: 4, stdout: '@0 99\n' },

@@ -1,3 +1,7 @@
+import { hostPathUnder, joinShell, sh, type HostPath, type Shell } from './shell.js';
+
+export { shellQuote } from './shell.js';
+
 /**
  * A fact is a named, batched probe of host state: a shell command that answers a
  * whole list of queries, and a parser. The engine collects every query of every
@@ -6,8 +10,13 @@
 export interface FactEnv {
   /** The host's root prefix (`/` normally). */
   readonly root: string;
-  /** Map an item path to the real path on the host. */
-  path(path: string): string;
+  /** An item path as a path of the host (the root in front), the only kind of path `sh` takes. */
+  hostPath(path: string): HostPath;
+}
+
+/** The env the engine gives facts on a transport with this root: for testing a fact's command and parser. */
+export function factEnv(root = '/'): FactEnv {
+  return { root, hostPath: (itemPath) => hostPathUnder(root, itemPath) };
 }
 
 export interface Fact<Q, R> {
@@ -15,8 +24,8 @@ export interface Fact<Q, R> {
   readonly name: string;
   /** Key that identifies equal queries (deduplicated). Default: JSON of the query. */
   key?(query: Q): string;
-  /** One POSIX sh command that answers all queries. */
-  command(queries: readonly Q[], env: FactEnv): string;
+  /** One POSIX sh command that answers all queries, built with `sh` (paths through `env.hostPath`). */
+  command(queries: readonly Q[], env: FactEnv): Shell;
   /** One result per query, in the same order. Throw when the output is malformed. */
   parse(stdout: string, queries: readonly Q[], env: FactEnv): R[];
   /** Exit codes of the command that still mean success (default: only 0). */
@@ -25,12 +34,6 @@ export interface Fact<Q, R> {
 
 export function defineFact<Q, R>(fact: Fact<Q, R>): Fact<Q, R> {
   return fact;
-}
-
-/** Quote a string for POSIX sh. */
-export function shellQuote(value: string): string {
-  if (value !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
-  return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 /** What one query's snippet produced, as `defineFactPerQuery` hands it to `parseOne`. */
@@ -44,8 +47,8 @@ export interface QueryOutput {
 export interface FactPerQuery<Q, R> {
   readonly name: string;
   key?(query: Q): string;
-  /** A POSIX sh snippet that answers one query on stdout; it runs in a subshell, so `exit` ends only it. */
-  each(query: Q, env: FactEnv): string;
+  /** A POSIX sh snippet (built with `sh`) that answers one query on stdout; it runs in a subshell, so `exit` ends only it. */
+  each(query: Q, env: FactEnv): Shell;
   /** The answer to one query from its snippet's exit code and stdout. */
   parseOne(output: QueryOutput, query: Q, env: FactEnv): R;
 }
@@ -60,10 +63,11 @@ export function defineFactPerQuery<Q, R>(spec: FactPerQuery<Q, R>): Fact<Q, R> {
     name: spec.name,
     ...(spec.key ? { key: spec.key.bind(spec) } : {}),
     command: (queries, env) =>
-      queries
+      joinShell(
         // A subshell per query, so neither its variables nor LC_ALL (bytes, not characters, for the length) leak into the script.
-        .map((query) => `(o=$( (${spec.each(query, env)}\n) 2>/dev/null; c=$?; printf x; exit $c ); c=$?; o=\${o%x}; LC_ALL=C; printf '@%d %d\\n%s' "$c" "\${#o}" "$o")`)
-        .join('\n'),
+        queries.map((query) => sh`(o=$( (${spec.each(query, env)}\n) 2>/dev/null; c=$?; printf x; exit $c ); c=$?; o=\${o%x}; LC_ALL=C; printf '@%d %d\\n%s' "$c" "\${#o}" "$o")`),
+        '\n',
+      ),
     parse(stdout, queries, env) {
       const bytes = Buffer.from(stdout, 'utf8');
       const answers: R[] = [];

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { ExecOptions, FileOwnership } from './transport.js';
 import type { Fact } from './fact.js';
 import type { Host } from './host.js';
+import type { HostPath, Shell } from './shell.js';
 
 /** A JSON scalar. */
 export type Scalar = string | number | boolean | null;
@@ -44,19 +45,23 @@ export interface RunResult {
  * What the engine gives item hooks: the host, batched facts and commands, atomic
  * file writes. Commands and fact queries made in the same tick by any items on one
  * host travel together in one remote script.
+ *
+ * Paths: `readFile`/`writeFile` take item paths and map them themselves. Commands are
+ * built with the `sh` tag, which takes a path only as `hostPath(itemPath)`: the same
+ * mapping, so a command cannot touch `/etc` when the transport's root is a sandbox.
  */
 export interface ItemContext {
   readonly host: Host;
   /** The host's root prefix (`/` normally). */
   readonly root: string;
-  /** Map an item path to the real path on the host. */
-  path(path: string): string;
+  /** An item path as a path of the host (the transport's root in front), for `sh\`…\``. */
+  hostPath(path: string): HostPath;
   /** Ask a fact; batched with every other ask on this host in this tick. */
   fact<Q, R>(fact: Fact<Q, R>, query: Q): Promise<R>;
-  /** Run a command (batched). Never throws for a non-zero exit: check `code`. */
-  run(command: string, options?: ExecOptions): Promise<RunResult>;
-  /** Run a command (batched) and throw with its stderr when it exits non-zero. */
-  runChecked(command: string, options?: ExecOptions): Promise<RunResult>;
+  /** Run a command built with `sh` (batched). Never throws for a non-zero exit: check `code`. */
+  run(command: Shell, options?: ExecOptions): Promise<RunResult>;
+  /** Run a command built with `sh` (batched) and throw with its stderr when it exits non-zero. */
+  runChecked(command: Shell, options?: ExecOptions): Promise<RunResult>;
   /** Read a file on the host (real path computed from the item path). */
   readFile(path: string): Promise<Buffer | null>;
   /** Decrypt a secret for this host (registered for redaction first). */

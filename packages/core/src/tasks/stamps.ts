@@ -1,6 +1,7 @@
 import path from 'node:path';
-import { defineFact, shellQuote } from '../protocols/fact.js';
+import { defineFact } from '../protocols/fact.js';
 import type { ItemContext } from '../protocols/item.js';
+import { sh, type HostPath, type Shell } from '../protocols/shell.js';
 
 /**
  * Where stamps live on a host (before the transport's root is put in front).
@@ -53,15 +54,11 @@ export function parseStamp(content: string, mtimeSeconds: number): Stamp {
 export const taskStamps = defineFact<string, Stamp | null>({
   name: 'fettle.stamps',
   key: (stamp) => stamp,
-  command(paths, env) {
-    const args = paths.map((p) => shellQuote(env.path(p))).join(' ');
-    return [
-      `set -- ${args}`,
-      // Per path: Y NUL mtime NUL content NUL, or N NUL NUL NUL.
-      `for p do if [ -f "$p" ]; then printf 'Y\\0%s\\0' "$(stat -c %Y -- "$p" 2>/dev/null || echo 0)"; cat -- "$p" 2>/dev/null; printf '\\0'; else printf 'N\\0\\0\\0'; fi; done`,
-      'exit 0',
-    ].join('\n');
-  },
+  command: (paths, env) =>
+    // Per path: Y NUL mtime NUL content NUL, or N NUL NUL NUL.
+    sh`set -- ${paths.map((p) => env.hostPath(p))}
+for p do if [ -f "$p" ]; then printf 'Y\\0%s\\0' "$(stat -c %Y -- "$p" 2>/dev/null || echo 0)"; cat -- "$p" 2>/dev/null; printf '\\0'; else printf 'N\\0\\0\\0'; fi; done
+exit 0`,
   parse(stdout, paths) {
     const fields = stdout.split('\0');
     return paths.map((p, index) => {
@@ -73,14 +70,13 @@ export const taskStamps = defineFact<string, Stamp | null>({
 });
 
 /** Shell command that writes a stamp atomically, creating its folder (content on stdin). */
-export function stampWriteCommand(realPath: string): string {
-  const dir = shellQuote(path.posix.dirname(realPath));
+export function stampWriteCommand(file: HostPath, folder: HostPath): Shell {
   // mktemp makes the file 0600: a hash may be derived from a secret.
-  return `mkdir -p -- ${dir} && t=$(mktemp ${dir}/.stamp.XXXXXX) && cat >"$t" && mv -f -- "$t" ${shellQuote(realPath)}`;
+  return sh`mkdir -p -- ${folder} && t=$(mktemp ${folder}/.stamp.XXXXXX) && cat >"$t" && mv -f -- "$t" ${file}`;
 }
 
 /** Write a stamp on the host (batched with other commands of the same tick). */
 export async function writeStamp(context: ItemContext, stampItemPath: string, stamp: Stamp): Promise<void> {
   const body = JSON.stringify({ ran: stamp.ran, at: new Date(stamp.ran).toISOString(), hash: stamp.hash, ...(stamp.output === undefined ? {} : { output: stamp.output }) });
-  await context.runChecked(stampWriteCommand(context.path(stampItemPath)), { stdin: `${body}\n` });
+  await context.runChecked(stampWriteCommand(context.hostPath(stampItemPath), context.hostPath(path.posix.dirname(stampItemPath))), { stdin: `${body}\n` });
 }
