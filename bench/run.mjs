@@ -16,7 +16,7 @@ import { startSshd } from './lib/sshd.mjs';
 import { ansibleProject, bundlewrapRepo, fettleSite, hostNames, sshConfig } from './lib/gen.mjs';
 import { markdown } from './lib/report.mjs';
 import { load1, median, round, timed } from './lib/timing.mjs';
-import { FORCE_LOCK, PEERS, commands, setup, toolsFor, versions } from './lib/tools.mjs';
+import { PEERS, commands, setup, toolsFor, versions } from './lib/tools.mjs';
 import { checkTargets } from './lib/workload.mjs';
 
 // Before anything else: run again under a raised open-file limit if needed (the scale case).
@@ -75,10 +75,7 @@ const results = [];
 
 /** Put the workload in place (untimed) so that a warm or verify run starts from the right state. */
 async function ensureApplied(hosts) {
-  const apply = () => timed(['node', CLI, 'apply', ...FORCE_LOCK, '--site', path.join(WORK, 'fettle-site'), '--json', hosts.join(',')], { cwd: ROOT, statsFile: STATS });
-  let out = await apply();
-  // Once more: another fettle apply on this machine may have taken the shared host lock meanwhile.
-  if (out.code !== 0) out = await apply();
+  const out = await timed(['node', CLI, 'apply', '--site', path.join(WORK, 'fettle-site'), '--json', hosts.join(',')], { cwd: ROOT, statsFile: STATS });
   if (out.code !== 0) throw new Error(`could not put the workload in place:\n${out.stdout.slice(-800)}${out.stderr.slice(-800)}`);
 }
 
@@ -195,11 +192,18 @@ async function scaleCase(sizes) {
     const hosts = hostNames(n, width).map((h) => h.replace('node', 's'));
     const site = fettleSite({ dir: path.join(WORK, `fettle-scale-${n}`), repoRoot: ROOT, hosts, sshd, lang: 'mjs' });
     for (const h of hosts) rmSync(path.join(sshd.targets, h, 'd'), { recursive: true, force: true });
-    const apply = await timed(scaleCommand('fettle', 'apply', hosts, site).argv, { cwd: ROOT, statsFile: STATS });
+    const applyArgv = scaleCommand('fettle', 'apply', hosts, site).argv;
+    const apply = await timed(applyArgv, { cwd: ROOT, statsFile: STATS });
     log(`  scale apply ${n} hosts (cold): ${apply.wall.toFixed(2)} s, ${(apply.peakKb / 1024).toFixed(1)} MB, exit ${apply.code}`);
     if (apply.code !== 0) {
-      out.push({ hosts: n, error: `cold apply exit ${apply.code}: ${apply.stderr.slice(-300)}` });
-      continue;
+      apply.failure = failedHosts(apply);
+      log(`  scale apply ${n} hosts failed: ${apply.failure}`);
+      // Once more (the hosts done are a no-op now): the verify pairs need the workload in place.
+      const again = await timed(applyArgv, { cwd: ROOT, statsFile: STATS });
+      if (again.code !== 0) {
+        out.push({ hosts: n, error: `cold apply exit ${apply.code}: ${apply.failure}; again: exit ${again.code}: ${failedHosts(again)}` });
+        continue;
+      }
     }
     try {
       checkTargets(sshd.targets, hosts);
@@ -225,6 +229,19 @@ async function scaleCase(sizes) {
   const ok = out.filter((e) => !e.error);
   for (const e of ok) if (e !== ok[0]) e.mb_per_added_host = round((e.peak_mb - ok[0].peak_mb) / (e.hosts - ok[0].hosts), 3);
   return out;
+}
+
+/** What a failed fettle run says: how many hosts by status and the first errors. */
+function failedHosts(run) {
+  try {
+    const doc = JSON.parse(run.stdout);
+    const byStatus = {};
+    for (const h of doc.hosts) byStatus[h.status] = (byStatus[h.status] ?? 0) + 1;
+    const errors = [...new Set(doc.hosts.map((h) => h.error ?? h.items?.find((i) => i.error)?.error).filter(Boolean))].slice(0, 3);
+    return `${JSON.stringify(byStatus)} ${errors.join(' / ')}`.slice(0, 600);
+  } catch {
+    return run.stderr.slice(-600);
+  }
 }
 
 function scaleEntry(n, [fettle, floor], apply, load) {
@@ -255,6 +272,7 @@ function scaleEntry(n, [fettle, floor], apply, load) {
     floor_connections: round(floor.at(-1).counts.connections / n, 2),
     exit_codes: [...fettle, ...floor].map((r) => r.code),
     cold_apply_s: round(apply.wall),
+    cold_apply_failure: apply.failure,
     cold_apply_peak_mb: round(apply.peakKb / 1024, 1),
     load,
   };

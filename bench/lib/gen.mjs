@@ -35,7 +35,11 @@ function linkFettle(siteDir, repoRoot) {
 
 /**
  * A fettle site for `hosts`, as a performance-minded user would write it: the role builds
- * the 100 file items in a loop from a template literal. `lang` 'mjs' (plain JS, loaded by
+ * the 100 file items in a loop from a template literal. Every bench host is this one
+ * machine: each gets its own target folder as its transport \`root\`, so that fettle's
+ * per-host state (the host lock in ROOT/var/lib/fettle) is per host, as on real hosts —
+ * with one shared lock the hosts of one run, and any other fettle run on the machine,
+ * would take it from each other. `lang` 'mjs' (plain JS, loaded by
  * node directly) or 'ts' (compiled by the CLI with esbuild first).
  */
 export function fettleSite({ dir, repoRoot, hosts, sshd, lang }) {
@@ -58,13 +62,15 @@ const own = { owner: 'root', group: 'root' }${ts ? ' as const' : ''};
 const render = (i${ts ? ': number' : ''}, host${ts ? ': string' : ''})${ts ? ': string' : ''} =>
   \`peerbench workload file \${i} of \${FILES}\\nhost: \${host}\\nindex: \${i}\\nmanaged by: a configuration-management benchmark\\n\`;
 
+// Each host's transport root is its own target folder (see transportOptions below), so the
+// items name /d…; the link's target is the real absolute path, as the workload asks.
 const workload = defineRole((host) => {
-  const d = \`\${TARGETS}/\${host.name}/d\`;
+  const d = '/d';
   const items${ts ? ': Record<string, Record<string, unknown>>' : ''} = { [\`directory:\${d}\`]: { mode: '0755', ...own } };
   for (let i = 1; i <= FILES; i++) {
     items[\`file:\${d}/file\${String(i).padStart(3, '0')}.txt\`] = { content: render(i, host.name), mode: '0644', ...own };
   }
-  items[\`symlink:\${d}/first.txt\`] = { target: \`\${d}/file001.txt\`, ...own };
+  items[\`symlink:\${d}/first.txt\`] = { target: \`\${TARGETS}/\${host.name}/d/file001.txt\`, ...own };
   for (const name of PACKAGES) items[\`pkg_apt:\${name}\`] = {};
   return items;
 });
@@ -82,7 +88,7 @@ export default defineSite({
   plugins: [files, apt, ssh],
   hosts: new MemoryHostStore({
     defaults: { transport: 'ssh', address: '127.0.0.1', port: ${sshd.port}, user: 'root', transportOptions },
-    hosts: { ${hosts.map((h) => `${h}: {}`).join(', ')} },
+    hosts: { ${hosts.map((h) => `${h}: { transportOptions: { root: \`\${TARGETS}/${h}\` } }`).join(', ')} },
     defaultRoles: ['workload'],
   }),
   roles: { workload },

@@ -81,6 +81,7 @@ export function markdown(doc) {
   }
   const t = targets(doc);
   lines.push('', '## Targets (issue 16)', '', '| target | this run |', '| --- | --- |', ...t.map((x) => `| ${x.target} | ${x.result} |`));
+  for (const e of doc.scale.filter((x) => x.cold_apply_failure)) lines.push('', `The cold apply on ${e.hosts} hosts failed at first (${e.cold_apply_failure.replace(/\|/g, '/')}); a second apply put the workload in place before the pairs.`);
   if (doc.limits) lines.push('', `Limits for the run: ${doc.limits}.`);
   if (doc.notes.length) lines.push('', '## Notes', '', ...doc.notes.map((n) => `- ${n}`));
   return `${lines.join('\n')}\n`;

@@ -1,8 +1,8 @@
 // The bench's own OpenSSH server: one sshd on 127.0.0.1, a free high port, its own
 // host key, client key, known_hosts, PidFile and VERBOSE log in a temp folder.
 // Never the system service; root's ~/.ssh is not touched (AuthorizedKeysFile points here).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -171,7 +171,13 @@ export async function startSshd({ hosts, maxSessions = 100, maxStartups = '100',
       try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
       for (const deadline = Date.now() + 5000; alive(pid) && Date.now() < deadline; ) await sleep(25);
       if (alive(pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-      if (!keep) rmSync(dir, { recursive: true, force: true });
+      if (keep) return;
+      // The scale case leaves 100,000 files behind, which take minutes to unlink on a busy
+      // disk: that is left to a detached rm that outlives the bench (the folder is renamed
+      // first, so it is gone from its place at once).
+      const doomed = `${dir}.removing`;
+      renameSync(dir, doomed);
+      spawn('rm', ['-rf', doomed], { detached: true, stdio: 'ignore' }).unref();
     },
   };
 }

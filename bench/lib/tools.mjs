@@ -4,14 +4,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-/**
- * Every bench host is this one machine, so they share its host lock (/var/lib/fettle/lock),
- * which any other fettle apply on the machine (a test, a second bench) may hold: the bench
- * measures applies, not waiting for that lock. With --force-lock the take is the same one
- * command; it only overrides a lock held by someone else (with a warning on stderr).
- */
-export const FORCE_LOCK = ['--force-lock'];
-
 export const PEERS = ['bundlewrap-tuned', 'bundlewrap', 'ansible-tuned', 'ansible'];
 
 /** The tools of one case, in run order: `floor` stands for the cold floor in a cold case. */
@@ -45,7 +37,7 @@ export function commands({ bench, work, cli, sshd, concurrency }) {
       case 'fettle-ts':
       case 'fettle-ts-nocache': {
         site ??= path.join(work, tool === 'fettle' ? 'fettle-site' : 'fettle-site-ts');
-        const mode = kase === 'verify' ? ['verify'] : ['apply', ...FORCE_LOCK];
+        const mode = kase === 'verify' ? ['verify'] : ['apply'];
         const argv = withClean(['node', cli, ...mode, '--site', site, '--json', ...j, list]);
         // The .ts site as before the compile cache: every run compiles fettle.config.ts with esbuild.
         if (tool === 'fettle-ts-nocache') return { argv: ['sh', '-c', `rm -rf ${site}/node_modules/.cache/fettle && exec "$@"`, 'nocache', ...argv] };
