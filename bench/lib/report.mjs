@@ -67,7 +67,7 @@ export function markdown(doc) {
   }
   if (doc.scale.length) {
     lines.push('', `## Scale: fettle verify paired with the floor (${s.scale_concurrency} hosts at a time, both)`, '');
-    lines.push('Warm no-op `fettle verify -j N` and `floor.mjs -j N` on the same hosts, interleaved (a warm-up pair, then the counted pairs); medians. CPU: user + sys per host. MB/host: peak RSS over the host count; "per added host": the growth of the peak from the smallest size. The cold apply (one run from empty targets, before the pairs) is shown for reference.', '');
+    lines.push('Warm no-op `fettle verify -j N` and `floor.mjs -j N` on the same hosts, interleaved (a warm-up pair up to 128 hosts — above, the cold apply just made is the warm-up — then the counted pairs); medians. CPU: user + sys per host. MB/host: peak RSS over the host count; "per added host": the growth of the peak from the smallest size. The cold apply (one run from empty targets, before the pairs) is shown for reference.', '');
     lines.push('| hosts | fettle s | floor s | × floor | fettle CPU ms/host | floor CPU ms/host | CPU × floor | fettle MB/host | floor MB/host | fettle MB per added host | conn/host | exec/host | cold apply s | cold apply peak MB | load |');
     lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const e of doc.scale) {
