@@ -15,7 +15,7 @@ import { NOFILE, raiseSomaxconn, withOpenFileLimit } from './lib/limits.mjs';
 import { startSshd } from './lib/sshd.mjs';
 import { ansibleProject, bundlewrapRepo, fettleSite, hostNames, sshConfig } from './lib/gen.mjs';
 import { markdown } from './lib/report.mjs';
-import { load1, median, round, timed } from './lib/timing.mjs';
+import { load1, median, round, stopTimed, timed } from './lib/timing.mjs';
 import { PEERS, commands, setup, toolsFor, versions } from './lib/tools.mjs';
 import { checkTargets } from './lib/workload.mjs';
 
@@ -314,6 +314,16 @@ async function main() {
   sshd = await startSshd({ hosts: [...benchHosts, ...scaleHosts], maxSessions: 1024, maxStartups: '2048', nofile: NOFILE });
   command = commands({ bench: BENCH, work: WORK, cli: CLI, sshd });
   log(`sshd pid ${sshd.pid} on 127.0.0.1:${sshd.port}, targets ${sshd.targets}`);
+  // Interrupted: stop the command being timed, the peers' masters and sshd, put somaxconn back.
+  const interrupted = async () => {
+    stopTimed();
+    stopMasters();
+    await sshd.stop({ keep: opt.keep });
+    restore();
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const notes = NOTES();
   let scale = [];
   try {

@@ -14,6 +14,13 @@ export const load1 = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' 
  * the largest single process of the command's tree, KiB) and CPU seconds (user + sys of the
  * command and the children it waited for). A run longer than timeoutMs is stopped whole.
  */
+const running = new Set();
+
+/** Stop the commands being timed (their whole process groups): on an interrupt of the bench. */
+export function stopTimed() {
+  for (const pid of running) { try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ } }
+}
+
 export function timed(argv, { env = {}, cwd, timeoutMs = 20 * 60_000, statsFile }) {
   rmSync(statsFile, { force: true });
   return new Promise((resolve) => {
@@ -28,9 +35,11 @@ export function timed(argv, { env = {}, cwd, timeoutMs = 20 * 60_000, statsFile 
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr += c));
+    running.add(child.pid);
     const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ } }, timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
+      running.delete(child.pid);
       const wall = Number(process.hrtime.bigint() - start) / 1e9;
       const [kb, , user, sys] = existsSync(statsFile) ? readFileSync(statsFile, 'utf8').trim().split('\n').pop().split(' ').map(Number) : [];
       resolve({ code, wall, peakKb: kb ?? null, cpu: (user ?? 0) + (sys ?? 0), stdout, stderr });
