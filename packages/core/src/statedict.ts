@@ -10,18 +10,20 @@ export function isPrivateKey(key: string): boolean {
   return key.startsWith('_');
 }
 
-/** Check a statedict: public values must be scalars or lists of scalars. */
-export function validateStateDict(dict: StateDict | null, where: string): void {
+/** Check a statedict: public values must be scalars or lists of scalars. `where` may be a function, called only for a message. */
+export function validateStateDict(dict: StateDict | null, where: string | (() => string)): void {
   if (dict === null) return;
+  const place = (): string => (typeof where === 'string' ? where : where());
   if (typeof dict !== 'object' || Array.isArray(dict)) {
-    throw new FettleError('E_INTERNAL', 'statedict must be an object or null', { where });
+    throw new FettleError('E_INTERNAL', 'statedict must be an object or null', { where: place() });
   }
-  for (const [key, value] of Object.entries(dict)) {
-    if (isPrivateKey(key)) continue;
+  for (const key in dict) {
+    if (!Object.hasOwn(dict, key) || isPrivateKey(key)) continue;
+    const value = dict[key];
     const ok = isScalar(value) || (Array.isArray(value) && value.every(isScalar));
     if (!ok) {
       throw new FettleError('E_INTERNAL', `statedict key '${key}' holds ${typeof value}`, {
-        where,
+        where: place(),
         expected: 'a string, number, boolean, null, or a list of those',
       });
     }

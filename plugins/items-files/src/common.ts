@@ -10,20 +10,30 @@ export const modeSchema = z
 /** Item names are absolute, normalised paths. */
 export function validatePath(name: string): string | undefined {
   if (!name.startsWith('/')) return 'expected an absolute path';
-  if (name !== '/' && (name.endsWith('/') || path.posix.normalize(name) !== name)) return `expected a normalised path such as ${path.posix.normalize(name).replace(/(.)\/$/, '$1')}`;
+  // Checked without building the normalised path, which only the message needs.
+  if (name !== '/' && (name.endsWith('/') || NOT_NORMAL.test(name))) return `expected a normalised path such as ${path.posix.normalize(name).replace(/(.)\/$/, '$1')}`;
   return undefined;
 }
+/** What path.posix.normalize changes in an absolute path: an empty, `.` or `..` segment. */
+const NOT_NORMAL = /\/\/|\/\.\.?(\/|$)/;
 
-/** Every ancestor folder as directory and symlink item ids: an item needs whichever exist. */
+/**
+ * Every ancestor folder as directory and symlink item ids: an item needs whichever
+ * exist. The files of one folder share one list (a thousand hosts of a hundred
+ * files each ask for the same few): do not change it.
+ */
 export function parentItems(name: string): string[] {
-  const ids: string[] = [];
-  let current = path.posix.dirname(name);
-  while (current !== '/' && current !== '.') {
-    ids.push(`directory:${current}`, `symlink:${current}`);
-    current = path.posix.dirname(current);
+  const dir = path.posix.dirname(name);
+  let ids = ancestors.get(dir);
+  if (!ids) {
+    ids = [];
+    for (let current = dir; current !== '/' && current !== '.'; current = path.posix.dirname(current)) ids.push(`directory:${current}`, `symlink:${current}`);
+    if (ancestors.size >= 4096) ancestors.clear();
+    ancestors.set(dir, ids);
   }
   return ids;
 }
+const ancestors = new Map<string, string[]>();
 
 /** `owner:group` for chown, as one argument; undefined when neither is managed. */
 export function ownerSpec(wanted: { owner?: string | undefined; group?: string | undefined }): Shell | undefined {

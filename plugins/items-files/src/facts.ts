@@ -36,24 +36,22 @@ for p do if [ -f "$p" ] && [ ! -L "$p" ]; then printf '%s\\0' "$p"; fi; done | x
 exit 0`,
   parse(stdout, paths, env) {
     const fields = stdout.split('\0');
-    const byPath = new Map<string, { type: FileStat['type']; mode: string; owner: string; group: string; size: number; target: string | null }>();
+    const byPath = new Map<string, { -readonly [K in keyof FileStat]: FileStat[K] }>();
     let index = 0;
-    while (index < fields.length && fields[index] !== 'SHA') {
-      const [name, kind, mode, owner, group, size, quoted] = fields.slice(index, index + 7);
-      if (quoted === undefined) throw new Error('files.stat: truncated stat output');
-      const type = TYPES[kind as string] ?? 'other';
-      const target = type === 'symlink' ? (quoted).slice((name as string).length + 4) : null;
-      byPath.set(name as string, { type, mode: (mode as string).padStart(4, '0'), owner: owner as string, group: group as string, size: Number(size), target });
-      index += 7;
+    for (; index < fields.length && fields[index] !== 'SHA'; index += 7) {
+      if (index + 6 >= fields.length) throw new Error('files.stat: truncated stat output');
+      const name = fields[index] as string;
+      const type = TYPES[fields[index + 1] as string] ?? 'other';
+      const target = type === 'symlink' ? (fields[index + 6] as string).slice(name.length + 4) : null;
+      const mode = (fields[index + 2] as string).padStart(4, '0');
+      byPath.set(name, { type, mode, owner: fields[index + 3] as string, group: fields[index + 4] as string, size: Number(fields[index + 5]), sha256: null, target });
     }
-    const hashes = new Map<string, string>();
-    for (const entry of fields.slice(index + 1)) {
-      if (entry.length > 66) hashes.set(entry.slice(66), entry.slice(0, 64));
+    // `sha256sum -z` lines: 64 hex digits, two spaces, the path.
+    for (index++; index < fields.length; index++) {
+      const entry = fields[index] as string;
+      const stat = entry.length > 66 ? byPath.get(entry.slice(66)) : undefined;
+      if (stat) stat.sha256 = entry.slice(0, 64);
     }
-    return paths.map((p) => {
-      const real = env.hostPath(p).path;
-      const stat = byPath.get(real);
-      return stat ? { ...stat, sha256: hashes.get(real) ?? null } : null;
-    });
+    return paths.map((p) => byPath.get(env.hostPath(p).path) ?? null);
   },
 });

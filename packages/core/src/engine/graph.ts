@@ -25,13 +25,26 @@ function expand(reference: string, items: ReadonlyMap<string, BuiltItem>, from: 
   return [reference];
 }
 
-/** Build the dependency graph: explicit, reverse, trigger and implicit edges; reject cycles. */
+/** The set under `key`, made on first use: most items have no edges, and a thousand hosts' empty sets add up. */
+function setOf(map: Map<string, Set<string>>, key: string): Set<string> {
+  let set = map.get(key);
+  if (!set) {
+    set = new Set();
+    map.set(key, set);
+  }
+  return set;
+}
+
+/**
+ * Build the dependency graph: explicit, reverse, trigger and implicit edges; reject
+ * cycles. Only items with edges have an entry in `needs` and `triggers`.
+ */
 export function buildGraph(list: readonly BuiltItem[], hostName: string): ItemGraph {
   const items = new Map(list.map((item) => [item.id, item]));
-  const needs = new Map<string, Set<string>>(list.map((item) => [item.id, new Set<string>()]));
-  const triggers = new Map<string, Set<string>>(list.map((item) => [item.id, new Set<string>()]));
+  const needs = new Map<string, Set<string>>();
+  const triggers = new Map<string, Set<string>>();
   const addEdge = (from: string, to: string): void => {
-    if (from !== to) needs.get(from)?.add(to);
+    if (from !== to) setOf(needs, from).add(to);
   };
   for (const item of list) {
     for (const ref of item.common.needs ?? []) for (const id of expand(ref, items, item, 'needs', hostName)) addEdge(item.id, id);
@@ -47,16 +60,17 @@ export function buildGraph(list: readonly BuiltItem[], hostName: string): ItemGr
           });
         }
         addEdge(id, item.id);
-        triggers.get(item.id)?.add(id);
+        setOf(triggers, item.id).add(id);
       }
     }
-    const implicit = item.type.implicitNeeds?.({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets }) ?? [];
-    for (const id of implicit) if (items.has(id)) addEdge(item.id, id);
+    if (item.type.implicitNeeds) {
+      for (const id of item.type.implicitNeeds({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets })) if (items.has(id)) addEdge(item.id, id);
+    }
   }
-  return { needs, triggers, order: topologicalOrder(needs, hostName) };
+  return { needs, triggers, order: topologicalOrder(items.keys(), needs, hostName) };
 }
 
-function topologicalOrder(needs: ReadonlyMap<string, ReadonlySet<string>>, hostName: string): string[] {
+function topologicalOrder(ids: Iterable<string>, needs: ReadonlyMap<string, ReadonlySet<string>>, hostName: string): string[] {
   const order: string[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
   const stack: string[] = [];
@@ -72,11 +86,12 @@ function topologicalOrder(needs: ReadonlyMap<string, ReadonlySet<string>>, hostN
     }
     state.set(id, 'visiting');
     stack.push(id);
-    for (const dep of [...(needs.get(id) ?? [])].sort()) visit(dep);
+    const deps = needs.get(id);
+    if (deps) for (const dep of [...deps].sort()) visit(dep);
     stack.pop();
     state.set(id, 'done');
     order.push(id);
   };
-  for (const id of needs.keys()) visit(id);
+  for (const id of ids) visit(id);
   return order;
 }

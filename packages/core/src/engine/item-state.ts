@@ -18,12 +18,11 @@ export const instance = (item: BuiltItem): ItemInstance<unknown> => ({ id: item.
 /** Compute an item's cdict and sdict (its fact asks join the session's current batch) and diff them. */
 export async function gatherItem(item: BuiltItem, session: HostSession): Promise<ItemState> {
   try {
-    const [cdict, sdict] = await Promise.all([
-      Promise.resolve(item.type.cdict(instance(item), session.contextFor(item.id))),
-      item.type.sdict(instance(item), session.contextFor(item.id)),
-    ]);
-    validateStateDict(cdict, `item ${item.id} cdict`);
-    validateStateDict(sdict, `item ${item.id} sdict`);
+    const view = instance(item);
+    const context = session.contextFor(item.id);
+    const [cdict, sdict] = await Promise.all([item.type.cdict(view, context), item.type.sdict(view, context)]);
+    validateStateDict(cdict, () => `item ${item.id} cdict`);
+    validateStateDict(sdict, () => `item ${item.id} sdict`);
     return { change: diffStateDicts(cdict, sdict) };
   } catch (error) {
     return { change: null, error: formatError(error) };

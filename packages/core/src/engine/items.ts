@@ -3,7 +3,7 @@ import type { Host } from '../protocols/host.js';
 import type { AnyItemType, ItemMap } from '../protocols/item.js';
 import type { RoleOutput, SiteConfig } from '../protocols/site.js';
 import type { Task } from '../protocols/task.js';
-import { isSecretRef, replaceSecretMarkers, secret, secretMarkers } from '../protocols/secrets.js';
+import { hasSecretMarker, isSecretRef, replaceSecretMarkers, secret, secretMarkers } from '../protocols/secrets.js';
 import type { Registry } from '../registry.js';
 import type { Redactor } from '../redact.js';
 import { FettleError, isFettleError } from '../errors.js';
@@ -65,7 +65,8 @@ function describeValue(value: unknown): string {
   return typeof value === 'object' ? `a ${proto?.constructor?.name ?? 'object'}` : `a ${typeof value}`;
 }
 
-const hasControlCharacter = (text: string): boolean => [...text].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f);
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const hasControlCharacter = (text: string): boolean => /[\u0000-\u001f\u007f]/.test(text);
 
 /** Run one role for one host; an exception or a result that is not an item map names host, role and source line. */
 async function runRole(host: Host, roleName: string, site: SiteConfig, options: PrepareOptions): Promise<RoleOutput> {
@@ -147,8 +148,8 @@ function withPlace(error: unknown, where: string): unknown {
 
 /** Whether a value holds a SecretRef or a secret marker anywhere: the taint that follows values. */
 export function containsSecret(value: unknown): boolean {
+  if (typeof value === 'string') return hasSecretMarker(value);
   if (isSecretRef(value)) return true;
-  if (typeof value === 'string') return secretMarkers(value).length > 0;
   if (Array.isArray(value)) return value.some(containsSecret);
   if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) return Object.values(value).some(containsSecret);
   return false;
@@ -201,13 +202,40 @@ export function secretResolver(host: Host, site: SiteConfig, redactor: Redactor)
 }
 
 /** Validate an item's attributes; a message quoting a secret's value shows its name instead. */
-function parseAttributes(type: AnyItemType, input: unknown, where: string, redactor: Redactor, tainted: boolean): unknown {
+function parseAttributes(type: AnyItemType, input: unknown, where: () => string, redactor: Redactor, tainted: boolean): unknown {
+  const parsed = type.attributes.safeParse(input);
+  if (parsed.success) return parsed.data;
   try {
-    return parseOrThrow(type.attributes, input, 'E_ATTRIBUTE', where);
+    return parseOrThrow(type.attributes, input, 'E_ATTRIBUTE', where());
   } catch (error) {
     if (!tainted || !(error instanceof FettleError)) throw error;
-    throw new FettleError(error.code, redactor.scrub(error.message), { where, hint: 'the value comes from a secret, so it is not shown' });
+    throw new FettleError(error.code, redactor.scrub(error.message), { where: where(), hint: 'the value comes from a secret, so it is not shown' });
   }
+}
+
+/** An item's common attributes (needs, triggers, …) apart from its type's, copying nothing when it has none. */
+function splitAttributes(raw: Record<string, unknown>): { commonInput: Record<string, unknown> | undefined; typeInput: Record<string, unknown> } {
+  let hasCommon = false;
+  for (const key in raw) {
+    if (COMMON_KEYS.has(key)) {
+      hasCommon = true;
+      break;
+    }
+  }
+  if (!hasCommon) return { commonInput: undefined, typeInput: raw };
+  const commonInput: Record<string, unknown> = {};
+  const typeInput: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) (COMMON_KEYS.has(key) ? commonInput : typeInput)[key] = value;
+  return { commonInput, typeInput };
+}
+
+/** Most items set no common attribute: they share one parsed empty set instead of a parse each. */
+const NO_COMMON: Common = Object.freeze({});
+
+function commonAttributes(type: AnyItemType, input: Record<string, unknown> | undefined, where: () => string): Common {
+  if (input === undefined && (type.commonDefaults === undefined || Object.keys(type.commonDefaults).length === 0)) return NO_COMMON;
+  const parsed = commonSchema.safeParse({ ...type.commonDefaults, ...input });
+  return parsed.success ? parsed.data : parseOrThrow(commonSchema, { ...type.commonDefaults, ...input }, 'E_ATTRIBUTE', where());
 }
 
 /**
@@ -223,45 +251,47 @@ export async function buildHostItems(host: Host, site: SiteConfig, registry: Reg
     const normalized = await runRole(host, roleName, site, options);
     const roleAt = options.locateRole?.(roleName);
     for (const task of normalized.tasks ?? []) tasks.push({ role: roleName, task });
-    for (const [id, rawAttrs] of Object.entries(normalized.items ?? {})) {
-      const where = `host ${host.name}, role ${roleName}${roleAt ? ` (${roleAt})` : ''}, item ${JSON.stringify(id).slice(1, -1)}`;
+    const declared = normalized.items ?? {};
+    for (const id in declared) {
+      if (!Object.hasOwn(declared, id)) continue;
+      const rawAttrs: unknown = declared[id];
+      // Made only for a message: a thousand hosts of a hundred items each need none of them.
+      const where = (): string => `host ${host.name}, role ${roleName}${roleAt ? ` (${roleAt})` : ''}, item ${JSON.stringify(id).slice(1, -1)}`;
       if (hasControlCharacter(id)) {
-        throw new FettleError('E_ITEM_TYPE', 'item id contains a control character (newline, tab, …)', { where, expected: 'printable characters only', hint: 'a stray newline in a path, perhaps from a trimmed variable' });
+        throw new FettleError('E_ITEM_TYPE', 'item id contains a control character (newline, tab, …)', { where: where(), expected: 'printable characters only', hint: 'a stray newline in a path, perhaps from a trimmed variable' });
       }
       const colon = id.indexOf(':');
       if (colon <= 0 || colon === id.length - 1) {
-        throw new FettleError('E_ITEM_TYPE', `item id '${id}' is not of the form type:name`, { where, expected: 'type:name, e.g. file:/etc/motd' });
+        throw new FettleError('E_ITEM_TYPE', `item id '${id}' is not of the form type:name`, { where: where(), expected: 'type:name, e.g. file:/etc/motd' });
       }
       const typeName = id.slice(0, colon);
       const name = id.slice(colon + 1);
       const type = registry.itemType(typeName);
       if (!type) {
         throw new FettleError('E_ITEM_TYPE', `unknown item type '${typeName}'`, {
-          where,
+          where: where(),
           expected: `one of ${registry.itemTypeNames.join(', ') || '(no item types: add plugins to the site)'}`,
           hint: 'add the plugin that provides it to `plugins` in fettle.config.ts',
         });
       }
       const previous = seen.get(id);
       if (previous !== undefined) {
-        throw new FettleError('E_DEPENDENCY', `item '${id}' is defined twice (roles ${previous} and ${roleName})`, { where });
+        throw new FettleError('E_DEPENDENCY', `item '${id}' is defined twice (roles ${previous} and ${roleName})`, { where: where() });
       }
       seen.set(id, roleName);
       if (rawAttrs === null || typeof rawAttrs !== 'object' || Array.isArray(rawAttrs)) {
-        throw new FettleError('E_ATTRIBUTE', 'attributes must be an object', { where });
+        throw new FettleError('E_ATTRIBUTE', 'attributes must be an object', { where: where() });
       }
-      const commonInput: Record<string, unknown> = {};
-      const typeInput: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(rawAttrs)) (COMMON_KEYS.has(key) ? commonInput : typeInput)[key] = value;
-      if (containsSecret(commonInput)) {
-        throw new FettleError('E_ATTRIBUTE', 'common attributes (needs, triggers, tags, …) cannot hold secrets', { where });
+      const { commonInput, typeInput } = splitAttributes(rawAttrs as Record<string, unknown>);
+      if (commonInput && containsSecret(commonInput)) {
+        throw new FettleError('E_ATTRIBUTE', 'common attributes (needs, triggers, tags, …) cannot hold secrets', { where: where() });
       }
-      const common = parseOrThrow(commonSchema, { ...type.commonDefaults, ...commonInput }, 'E_ATTRIBUTE', where);
+      const common = commonAttributes(type, commonInput, where);
       const usesSecrets = containsSecret(typeInput);
-      const resolved = usesSecrets ? await resolveSecrets(typeInput, resolveSecret).catch((error: unknown) => { throw withPlace(error, where); }) : typeInput;
+      const resolved = usesSecrets ? await resolveSecrets(typeInput, resolveSecret).catch((error: unknown) => { throw withPlace(error, where()); }) : typeInput;
       const attrs = parseAttributes(type, resolved, where, redactor, usesSecrets);
       const nameProblem = type.validateName?.(name);
-      if (nameProblem) throw new FettleError('E_ATTRIBUTE', `bad item name '${name}': ${nameProblem}`, { where });
+      if (nameProblem) throw new FettleError('E_ATTRIBUTE', `bad item name '${name}': ${nameProblem}`, { where: where() });
       items.push({ id, typeName, name, type, attrs, common, role: roleName, usesSecrets });
     }
   }

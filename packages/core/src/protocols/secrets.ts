@@ -51,6 +51,8 @@ export interface SecretRef {
  */
 // eslint-disable-next-line no-control-regex -- the NUL is the point: no typed text holds one
 const MARKER = /\u0000fettle-secret:([^\u0000]+)\u0000/g;
+// eslint-disable-next-line no-control-regex -- the same marker, for a test that keeps no state
+const ONE_MARKER = /\u0000fettle-secret:[^\u0000]+\u0000/;
 
 export function secret(name: string): SecretRef {
   const marker = `\u0000fettle-secret:${name}\u0000`;
@@ -68,7 +70,13 @@ export function isSecretRef(value: unknown): value is SecretRef {
 
 /** The secrets a string refers to through markers (in order, with repeats). */
 export function secretMarkers(text: string): string[] {
+  if (!hasSecretMarker(text)) return [];
   return [...text.matchAll(MARKER)].map((match) => match[1] as string);
+}
+
+/** Whether a string holds a secret marker (a scan, no allocation: most strings hold none). */
+export function hasSecretMarker(text: string): boolean {
+  return text.includes('\u0000fettle-secret:') && ONE_MARKER.test(text);
 }
 
 /** Replace each secret marker in a string with what `replace` gives for its name. */
