@@ -22,17 +22,25 @@ export async function checkItems(
     session,
   );
   const results = new Map<string, ItemResult>();
-  await Promise.all(
-    built.items.map(async (item) => {
-      const state = states.get(item.id);
-      const ms = Date.now() - started;
-      if (item.common.skip) results.set(item.id, { id: item.id, status: 'skipped', reason: 'skip attribute', ms });
-      else if (!state) return;
-      else if (state.error !== undefined) results.set(item.id, { id: item.id, status: 'failed', error: state.error, ms });
-      else if (state.change === null) results.set(item.id, { id: item.id, status: 'ok', ms });
-      else results.set(item.id, { id: item.id, status: differsStatus(mode), ...(await describeChange(item, state.change, session, mode !== 'verify')), ms });
-    }),
-  );
+  const ms = Date.now() - started;
+  // Only a change needs more work (its diff): the rest are settled here, without a promise each.
+  const described: Promise<void>[] = [];
+  for (const item of built.items) {
+    const state = states.get(item.id);
+    if (item.common.skip) results.set(item.id, { id: item.id, status: 'skipped', reason: 'skip attribute', ms });
+    else if (!state) continue;
+    else if (state.error !== undefined) results.set(item.id, { id: item.id, status: 'failed', error: state.error, ms });
+    else if (state.change === null) results.set(item.id, { id: item.id, status: 'ok', ms });
+    else {
+      const change = state.change;
+      described.push(
+        describeChange(item, change, session, mode !== 'verify').then((description) => {
+          results.set(item.id, { id: item.id, status: differsStatus(mode), ...description, ms });
+        }),
+      );
+    }
+  }
+  await Promise.all(described);
   settleTriggered(built, graph, results, mode, Date.now() - started);
   return built.items.map((item) => {
     const result = results.get(item.id) as ItemResult;

@@ -306,10 +306,9 @@ export async function buildHostItems(host: Host, site: SiteConfig, registry: Reg
 export async function checkHostItems(built: BuiltHost, site: SiteConfig, siteDir: string, redactor: Redactor, options: PrepareOptions = {}): Promise<void> {
   const context = { host: built.host, siteDir, secret: secretResolver(built.host, site, redactor) };
   await Promise.all(
-    built.items.map(async (item) => {
-      if (!item.type.check) return;
+    built.items.filter((item) => item.type.check !== undefined).map(async (item) => {
       try {
-        await item.type.check({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets }, context);
+        await item.type.check?.({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets }, context);
       } catch (error) {
         const at = options.locateRole?.(item.role);
         const where = `host ${built.host.name}, role ${item.role}${at ? ` (${at})` : ''}, item ${item.id}`;
