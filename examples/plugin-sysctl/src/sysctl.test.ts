@@ -28,6 +28,12 @@ describe('facts, on recorded outputs', () => {
   });
 });
 
+describe('the copyable template', () => {
+  it('keeps the whole item type, facts and plugin in under 80 lines', () => {
+    expect(readFileSync(new URL('./index.ts', import.meta.url), 'utf8').trimEnd().split('\n').length).toBeLessThan(80);
+  });
+});
+
 describe('sysctl items over a real sshd', () => {
   const sshd = sshdForTests({ hosts: ['h1'] });
   beforeAll(sshd.start);
