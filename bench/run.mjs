@@ -56,7 +56,7 @@ const STRONG_SLOW_RUNS = Number(opt['strong-slow-runs']);
 const SLOW_S = Number(opt['slow-threshold']);
 const CAP_S = Number(opt.cap);
 // The strongest peer (the target's yardstick) gets a longer cap, so its figures are real ones.
-const capFor = (tool) => (tool === 'bundlewrap-tuned' || tool.startsWith('fettle') || tool.endsWith('floor') ? Number(opt['cap-strong']) : CAP_S);
+const capFor = (tool) => (tool === 'bundlewrap-tuned' || tool.startsWith('fettle') || tool.includes('floor') ? Number(opt['cap-strong']) : CAP_S);
 let TOOLS = opt.tools.split(',').filter(Boolean);
 if (opt['no-peers']) TOOLS = TOOLS.filter((t) => !PEERS.includes(t));
 const HOST_COUNTS = opt.hosts.split(',').map(Number);
@@ -173,6 +173,11 @@ function ratios() {
     if (r.tool.startsWith('fettle') && floor) {
       r.floor_s = floor.median_s;
       r.vs_floor = round(r.median_s / floor.median_s, 2);
+    }
+    const bare = r.case === 'cold' && r.tool.startsWith('fettle') ? find('cold-floor-nofsync', r.case, r.hosts) : undefined;
+    if (bare) {
+      r.floor_nofsync_s = bare.median_s;
+      r.vs_floor_nofsync = round(r.median_s / bare.median_s, 2);
     }
   }
 }
@@ -295,7 +300,7 @@ const NOTES = () => [
   'fettle = the site as `fettle.config.mjs` (plain JS: what a performance-minded user writes); fettle-ts = the same site as `fettle.config.ts`, its compile cached by the CLI (the warm-up fills the cache); fettle-ts-nocache = the .ts site with the cache removed inside the timed command, i.e. compiled by esbuild on every run as before the cache.',
   `Interleaved: in each case the first run of every tool (fettle, the floor, the .ts variants, the peers, in that order), then round after round one run of each tool that still wants one. A tool whose first run takes over ${SLOW_S} s counts that first run and makes ${SLOW_RUNS} in all (${STRONG_SLOW_RUNS} for bundlewrap-tuned when under ${2 * SLOW_S} s; runs column marked *). A run is stopped at ${CAP_S} s (bundlewrap-tuned, fettle and the floors at ${opt['cap-strong']} s): shown as "> ${CAP_S}", a lower bound, with no counts.`,
   'cold: the targets are removed inside the timed command, for every tool and the cold floor alike. warm and verify start from the workload in place (an untimed fettle apply before each run makes sure of it). After every apply run of every tool, the cold floor included, every file, the folder and the link are checked: exactly the workload\'s bytes, modes 0644/0755, owner root:root, the link\'s target.',
-  'The floor: one Node process with plain ssh2, one connection and one command per host reading every piece of state (stat, sha256sum, dpkg-query), comparing nothing. The cold floor: one connection and one command per host receiving the workload as a tar stream, extracting it into a temp folder beside the target, fsyncing the files and the folder (`sync --`: fettle promises that much), renaming it into place, and running `dpkg-query` for the three packages (installed already; an apply must still know it).',
+  'The floor: one Node process with plain ssh2, one connection and one command per host reading every piece of state (stat, sha256sum, dpkg-query), comparing nothing. The cold floor: one connection and one command per host receiving the workload as a tar stream, extracting it into a temp folder beside the target, fsyncing the files and the folder (`sync --`: fettle promises that much), renaming it into place, and running `dpkg-query` for the three packages (installed already; an apply must still know it). `cold-floor-nofsync` is the same without the fsync (the issue\'s bare definition): a cold fettle row shows its ratio to both, and the cold target is judged against the bare one.',
   'connections/execs/sftp per host come from the sshd log of the last counted run. The tuned peers reuse ControlPersist masters opened by an earlier run (the warm-up, or the previous case), so they often show 0 connections: the handshake was paid before. Ansible as shipped also has ControlPersist=60s in its default ssh_args.',
   'Peak MB: GNU time %M, the resident set of the largest single process of the timed command (for Ansible, the largest of its forks; for BundleWrap, its Python process; ssh client processes are separate and smaller).',
   'Ansible plays run with gather_facts: false (fewer round trips than as shipped); BundleWrap as shipped runs 4 nodes at a time (its default -p 4), both variants; tuned BundleWrap differs only by ControlMaster auto + ControlPersist in its ssh config.',

@@ -1,9 +1,9 @@
 // The results document → markdown: the case table, the scale table, the issue's targets
 // (met / not met, with the figure) and the notes.
 
-const ORDER = ['fettle', 'floor', 'cold-floor', 'fettle-ts', 'fettle-ts-nocache', 'bundlewrap-tuned', 'bundlewrap', 'ansible-tuned', 'ansible'];
+const ORDER = ['fettle', 'floor', 'cold-floor', 'cold-floor-nofsync', 'fettle-ts', 'fettle-ts-nocache', 'bundlewrap-tuned', 'bundlewrap', 'ansible-tuned', 'ansible'];
 const CASE_ORDER = ['cold', 'warm', 'verify'];
-const isPeer = (tool) => !tool.startsWith('fettle') && !tool.endsWith('floor');
+const isPeer = (tool) => !tool.startsWith('fettle') && !tool.includes('floor');
 const loadText = (l) => (l ? `${l.before} → ${l.after}` : '');
 
 const cell = (met, text) => `${met === null ? 'not measured' : met ? 'met' : '**not met**'}${text ? `: ${text}` : ''}`;
@@ -15,8 +15,13 @@ export function targets(doc) {
   for (const [kase, hosts, limit] of [['warm', 8, 1.25], ['verify', 8, 1.25], ['warm', 1, 1.3], ['verify', 1, 1.3], ['cold', 8, 1.5]]) {
     const r = find('fettle', kase, hosts);
     const floor = kase === 'cold' ? 'cold floor' : 'floor';
-    const ok = r?.vs_floor != null;
-    out.push({ target: `${hosts} host${hosts > 1 ? 's' : ''} ${kase}: ≤ ${limit}× the ${floor}`, result: cell(ok ? r.vs_floor <= limit : null, ok ? `${r.vs_floor}× (${r.median_s} s against ${r.floor_s} s)` : '') });
+    // Cold: judged against the bare cold floor (no fsync, the issue's definition), the stricter one.
+    const bare = r?.vs_floor_nofsync != null;
+    const ratio = bare ? r.vs_floor_nofsync : r?.vs_floor;
+    const text = bare
+      ? `${ratio}× the cold floor without fsync (${r.median_s} s against ${r.floor_nofsync_s} s); ${r.vs_floor}× the cold floor with fsync (${r.floor_s} s)`
+      : ratio != null ? `${ratio}× (${r.median_s} s against ${r.floor_s} s)` : '';
+    out.push({ target: `${hosts} host${hosts > 1 ? 's' : ''} ${kase}: ≤ ${limit}× the ${floor}`, result: cell(ratio != null ? ratio <= limit : null, text) });
   }
   const cold8 = find('fettle', 'cold', 8);
   out.push({
@@ -63,7 +68,7 @@ export function markdown(doc) {
     const gt = r.capped ? '> ' : '';
     const counts = r.capped ? ['–', '–', '–'] : [r.connections, r.execs, r.sftp];
     const failed = !r.capped && (r.error || r.exit_codes?.some((code) => code !== 0)) ? ` (failed: ${r.error ? 'targets wrong' : `exit ${r.exit_codes.join(',')}`})` : '';
-    lines.push(`| ${r.tool}${failed} | ${r.case} | ${r.hosts} | ${time} | ${r.runs}${r.warmup ? '' : '*'} | ${r.capped ? '–' : r.peak_mb} | ${r.capped ? '–' : r.cpu_s} | ${counts.join(' | ')} | ${r.vs_fettle == null ? '' : gt + r.vs_fettle} | ${r.vs_floor ?? ''} | ${loadText(r.load)} |`);
+    lines.push(`| ${r.tool}${failed} | ${r.case} | ${r.hosts} | ${time} | ${r.runs}${r.warmup ? '' : '*'} | ${r.capped ? '–' : r.peak_mb} | ${r.capped ? '–' : r.cpu_s} | ${counts.join(' | ')} | ${r.vs_fettle == null ? '' : gt + r.vs_fettle} | ${r.vs_floor ?? ''}${r.vs_floor_nofsync == null ? '' : ` (${r.vs_floor_nofsync} without fsync)`} | ${loadText(r.load)} |`);
   }
   if (doc.scale.length) {
     lines.push('', `## Scale: fettle verify paired with the floor (${s.scale_concurrency} hosts at a time, both)`, '');

@@ -6,13 +6,18 @@ import path from 'node:path';
 
 export const PEERS = ['bundlewrap-tuned', 'bundlewrap', 'ansible-tuned', 'ansible'];
 
-/** The tools of one case, in run order: `floor` stands for the cold floor in a cold case. */
+/**
+ * The tools of one case, in run order: `floor` stands for the two cold floors in a cold case
+ * (with fsync, as fettle's atomic writes promise, and without, the issue's bare definition).
+ */
 export function toolsFor(tools, kase) {
   const out = [];
   for (const t of tools) {
-    const tool = t === 'floor' && kase === 'cold' ? 'cold-floor' : t;
-    if (tool === 'cold-floor' && kase !== 'cold') continue;
-    if (!out.includes(tool)) out.push(tool);
+    const wanted = t === 'floor' && kase === 'cold' ? ['cold-floor', 'cold-floor-nofsync'] : [t];
+    for (const tool of wanted) {
+      if (tool.startsWith('cold-floor') && kase !== 'cold') continue;
+      if (!out.includes(tool)) out.push(tool);
+    }
   }
   return out;
 }
@@ -47,6 +52,8 @@ export function commands({ bench, work, cli, sshd, concurrency }) {
         return { argv: ['node', path.join(bench, 'floor.mjs'), ...sshArgs(hosts)] };
       case 'cold-floor':
         return { argv: withClean(['node', path.join(bench, 'cold-floor.mjs'), ...sshArgs(hosts)]) };
+      case 'cold-floor-nofsync':
+        return { argv: withClean(['node', path.join(bench, 'cold-floor.mjs'), '--no-fsync', ...sshArgs(hosts)]) };
       case 'bundlewrap':
       case 'bundlewrap-tuned': {
         const tuned = tool.endsWith('tuned');
