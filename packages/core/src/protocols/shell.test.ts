@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { defineFact, defineFactPerQuery, factEnv, type FactEnv } from './fact.js';
 import { defineItemType, type ItemContext } from './item.js';
-import { arg, joinShell, rawShell, sh, type HostPath, type Shell } from './shell.js';
+import { arg, joinShell, mapItemPath, rawShell, sh, type HostPath, type Shell } from './shell.js';
 import { HostSession } from '../engine/session.js';
 import type { Transport } from './transport.js';
 
@@ -24,6 +25,10 @@ describe('sh`…`', () => {
     expect(sandbox.hostPath('/../../etc/passwd').path).toBe('/tmp/sandbox root/etc/passwd');
     expect(sandbox.hostPath('/srv/../../etc').path).toBe('/tmp/sandbox root/etc');
     expect(factEnv('/').hostPath('/etc/passwd').path).toBe('/etc/passwd');
+    // The fast path for plain paths gives what full normalising gives.
+    for (const root of ['/srv/root', '/srv/root/', '/srv//root', 'rel/root', '/srv/.root'])
+      for (const item of ['/etc/a', '/etc/.hidden', '/etc/a/', '//etc', '/a/./b', '/a/../../b', 'etc/a', '/'])
+        expect(mapItemPath(root, item), `${root} + ${item}`).toBe(path.posix.join(root, path.posix.resolve('/', item)));
   });
 
   it('refuses, at run time too, a plain string where JavaScript code forgot hostPath() or arg()', () => {

@@ -113,7 +113,13 @@ export function shellText(command: unknown, where: string): string {
  */
 export function mapItemPath(root: string, itemPath: string): string {
   if (root === '/' || root === '') return itemPath;
+  // The common case, an absolute path with no `.`/`..`/empty segment under a clean root, needs no normalising.
+  if (isPlain(itemPath) && isPlain(root)) return root + itemPath;
   return path.posix.join(root, path.posix.resolve('/', itemPath));
+}
+
+function isPlain(absolute: string): boolean {
+  return absolute.startsWith('/') && !absolute.endsWith('/') && !absolute.includes('//') && !absolute.includes('/.');
 }
 
 /** A path of the host made from an item path, the one way item and fact code gets a `HostPath`. */
