@@ -64,7 +64,7 @@ describe('fettle on examples/site-basic', () => {
     expect(text.stdout).toMatch(/summary: 0 changed, 14 ok, 0 failed, 0 skipped, 0 unreachable \(2 hosts/);
   });
 
-  it('verify exits 0, then 1 after a hand edit, and plan shows the unified diff', () => {
+  it('verify exits 0, then 1 after a hand edit; plan, apply -v and --json show the unified diff, a plain apply does not', () => {
     expect(fettle(['verify', '--site', dir]).code).toBe(0);
     writeFileSync(motd, 'edited by hand\n');
     const verify = fettle(['verify', '--site', dir]);
@@ -78,7 +78,19 @@ describe('fettle on examples/site-basic', () => {
     const dry = fettle(['apply', '--dry-run', '--site', dir, 'node1']);
     expect(dry.stdout).toContain('would change');
     expect(readFileSync(motd, 'utf8')).toBe('edited by hand\n');
-    expect(fettle(['apply', '--site', dir, 'node1']).code).toBe(0);
+    // A text apply shows what changed, without the content diff nobody asked for (-v shows it).
+    const quiet = fettle(['apply', '--site', dir, 'node1']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout).toMatch(/file:\/etc\/fettle-demo\/motd {2}changed\n {4}sha256/);
+    expect(quiet.stdout).not.toContain('-edited by hand');
+    expect(quiet.stdout).not.toContain('+Hello from node1');
+    writeFileSync(motd, 'edited by hand\n');
+    const verbose = fettle(['apply', '-v', '--site', dir, 'node1']);
+    expect(verbose.stdout).toContain('-edited by hand');
+    expect(verbose.stdout).toContain('+Hello from node1, this is node1.');
+    writeFileSync(motd, 'edited by hand\n');
+    const json = JSON.parse(fettle(['apply', '--json', '--site', dir, 'node1']).stdout) as { hosts: { items: { id: string; detail?: string }[] }[] };
+    expect(json.hosts[0]?.items.find((item) => item.id === 'file:/etc/fettle-demo/motd')?.detail).toContain('-edited by hand');
     expect(fettle(['verify', '--site', dir]).code).toBe(0);
   });
 

@@ -91,7 +91,7 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
       .description(summary)
       .argument('[selector]', 'hosts to work on (see Selectors)')
       .option('-j, --concurrency <n>', 'hosts worked on at once (a positive integer)', positiveInteger)
-      .option('-v, --verbose', 'also list items that are already right')
+      .option('-v, --verbose', 'also list items that are already right (apply: and show content diffs)')
       .option('--node <name>', 'run on this machine as that host of the site: local transport, its secrets read with its own key')
       .option('--root <dir>', 'with --node: the folder that is / for the items (default /)')
       .option('--node-key <file>', "with --node: the node's age identity (default ROOT/etc/fettle/node.age)")

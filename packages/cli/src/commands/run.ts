@@ -79,6 +79,8 @@ export async function runCommand(site: LoadedSite, out: Output, options: RunComm
       redactor: out.redactor,
       emit: options.events ? eventLine : progress ? (event) => progress.onEvent(event) : undefined,
       confirm,
+      // Content diffs only where something shows them: plan, apply -v / -i, --json, --events.
+      details: options.mode !== 'apply' || Boolean(options.verbose || options.interactive || out.json || options.events),
       signal: abort.signal,
       lock: { force: options.forceLock },
       warn: (message) => out.error(`warning: ${message}`),

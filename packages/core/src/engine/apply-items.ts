@@ -12,6 +12,8 @@ export interface ApplyOptions {
   readonly emit: (event: EngineEvent) => void;
   /** Asked before each fix (`apply -i`); false skips the item and its dependents. */
   confirm?: ((host: string, result: ItemResult) => Promise<boolean>) | undefined;
+  /** Whether differing items get their detail (a content diff); default true. Off, a cold apply builds no diff text. */
+  details?: boolean | undefined;
   /** Once aborted, no wave and no fix starts; what was not started is reported skipped. */
   signal?: AbortSignal | undefined;
   /**
@@ -177,7 +179,7 @@ class HostApply {
   async #review(differing: Pending[]): Promise<Pending[]> {
     await Promise.all(
       differing.map(async (entry) => {
-        entry.result = { ...entry.result, ...(await describeChange(entry.item, entry.change, this.#session, true)) };
+        entry.result = { ...entry.result, ...(await describeChange(entry.item, entry.change, this.#session, this.#options.details ?? true)) };
       }),
     );
     const confirm = this.#options.confirm;

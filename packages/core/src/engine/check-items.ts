@@ -15,6 +15,7 @@ export async function checkItems(
   session: HostSession,
   emit: (event: EngineEvent) => void,
   mode: RunMode,
+  details = true,
 ): Promise<ItemResult[]> {
   const started = Date.now();
   const states = await gatherItems(
@@ -34,7 +35,7 @@ export async function checkItems(
     else {
       const change = state.change;
       described.push(
-        describeChange(item, change, session, mode !== 'verify').then((description) => {
+        describeChange(item, change, session, details && mode !== 'verify').then((description) => {
           results.set(item.id, { id: item.id, status: differsStatus(mode), ...description, ms });
         }),
       );

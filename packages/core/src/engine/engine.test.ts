@@ -136,6 +136,29 @@ describe('engine ordering', () => {
     expect(second.summary).toMatchObject({ changed: 0, ok: 2, failed: 0 });
     expect(w.spans).toHaveLength(2);
   });
+
+  it('computes the detail (a content diff) only when asked: plan and apply by default, never with details: false', async () => {
+    const w = world();
+    let detailCalls = 0;
+    const base = w.make('t');
+    const t = { ...base, diffDetail: () => Promise.resolve(`+diff ${String(++detailCalls)}`) };
+    const config = site([t], { 't:a': {}, 't:b': { value: 'x' } });
+    const runWith = async (mode: RunMode, details?: boolean) =>
+      runSite({ site: config, siteDir: '/tmp', registry: new Registry(config.plugins), hosts: await config.hosts.listHosts(), mode, details });
+    const quiet = await runWith('plan', false);
+    expect(quiet.hosts[0]?.items.map((item) => item.detail)).toEqual([undefined, undefined]);
+    expect(detailCalls).toBe(0);
+    const plan = await runWith('plan');
+    expect(plan.hosts[0]?.items.every((item) => item.detail?.startsWith('+diff'))).toBe(true);
+    expect(detailCalls).toBe(2);
+    const cold = await runWith('apply', false);
+    expect(cold.summary).toMatchObject({ changed: 2 });
+    expect(cold.hosts[0]?.items.map((item) => [item.detail, item.diff?.length])).toEqual([
+      [undefined, 1],
+      [undefined, 1],
+    ]);
+    expect(detailCalls).toBe(2);
+  });
 });
 
 describe('engine confirm step', () => {

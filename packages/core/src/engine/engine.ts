@@ -34,6 +34,12 @@ export interface SiteRunOptions {
   readonly locateRole?: PrepareOptions['locateRole'];
   /** Apply takes a hard lock on each host (default true); `force` takes over someone else's, with a warning. */
   readonly lock?: { readonly enabled?: boolean | undefined; readonly force?: boolean | undefined; readonly comment?: string | undefined } | undefined;
+  /**
+   * Compute each differing item's detail, such as a unified diff of a file's content
+   * (default true). False when no output will show it (a text apply without -v or -i):
+   * a cold apply of N files then builds no diff text.
+   */
+  readonly details?: boolean | undefined;
 }
 
 /**

@@ -28,6 +28,8 @@ export interface HostRunContext {
   readonly runScope?: ConnectContext['runScope'];
   /** Apply takes each host's hard lock for its duration (`force` overrides a live one, with a warning). */
   readonly lock?: LockSettings | undefined;
+  /** Whether differing items get their detail (a content diff); default true. */
+  readonly details?: boolean | undefined;
 }
 
 type HostOutcome = Omit<HostResult, 'ms' | 'roundTrips' | 'host'>;
@@ -106,6 +108,7 @@ async function work(prepared: PreparedHost, session: HostSession, run: HostRunCo
       ? await applyItems(built, graph, session, {
           emit: run.emit,
           confirm: run.confirm,
+          details: run.details,
           signal: run.signal,
           stopped,
           admission,
@@ -113,7 +116,7 @@ async function work(prepared: PreparedHost, session: HostSession, run: HostRunCo
           // Without tasks to follow, the release rides in the last confirm's batch.
           lastBatch: tasks ? undefined : () => lock?.releaseWith(),
         })
-      : await checkItems(built, graph, session, run.emit, run.mode);
+      : await checkItems(built, graph, session, run.emit, run.mode, run.details ?? true);
     refused ??= (await admission)?.refused;
     const halt = refused ?? (run.signal?.aborted ? 'interrupted' : stopped());
     const taskRows = tasks ? await runTasksStep(tasks, items, { host: host.name, mode: run.mode, emit: run.emit, stopped: halt, admit: lock ? admit : undefined }) : [];
