@@ -160,6 +160,41 @@ describe('help', () => {
   });
 });
 
+describe('startup: a command loads only what it needs', () => {
+  /** The ES modules (file URLs) a run of the CLI loads, from a loader hook. */
+  function modulesLoaded(args: string[]): string[] {
+    const file = path.join(mkdtempSync(path.join(sitesRoot, 'modules-')), 'loaded.txt');
+    made.push(path.dirname(file));
+    writeFileSync(file, '');
+    const hook = `data:text/javascript,${encodeURIComponent(`import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) { const r = await next(url, context); appendFileSync(${JSON.stringify(file)}, url + '\\n'); return r; }`)}`;
+    const register = `data:text/javascript,${encodeURIComponent(`import { register } from 'node:module'; register(${JSON.stringify(hook)});`)}`;
+    const result = spawnSync(process.execPath, ['--import', register, bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    expect(result.status, result.stderr).toBe(0);
+    return readFileSync(file, 'utf8').split('\n').filter((url) => url.startsWith('file:'));
+  }
+  const from = (urls: string[], pattern: RegExp) => urls.filter((url) => pattern.test(url));
+  const heavy = /\/packages\/core\/|\/zod\/|\/diff\/|\/magicast\/|\/esbuild\/|\/create-fettle\/|\/ssh2\/|\/plugins\//;
+
+  it('--help, --version and COMMAND --help load neither @fettle/core nor zod, nor any plugin', () => {
+    for (const args of [['--help'], ['--version'], ['verify', '--help'], ['help', 'apply'], ['add', '--help'], ['pull', '--help']]) {
+      const urls = modulesLoaded(args);
+      expect(urls.length, args.join(' ')).toBeGreaterThan(0);
+      expect(from(urls, heavy), args.join(' ')).toEqual([]);
+    }
+  });
+
+  it('a verify loads core and the site, but not diff, magicast, esbuild or create-fettle', () => {
+    const dir = copyExample();
+    expect(fettle(['apply', '--site', dir]).code).toBe(0);
+    // The .ts config is compiled (esbuild) once and cached: the verify reads the cache.
+    const urls = modulesLoaded(['verify', '--site', dir]);
+    expect(from(urls, /\/packages\/core\/dist\//).length).toBeGreaterThan(0);
+    expect(from(urls, /node_modules\/\.cache\/fettle\//)).toHaveLength(1);
+    expect(from(urls, /\/diff\/|\/magicast\/|\/esbuild\/|\/create-fettle\/|\/zod\//)).toEqual([]);
+  });
+});
+
 describe('bad input: a clear message naming the place, no stack trace, exit 3', () => {
   const cases: [string, () => string, string[], RegExp[]][] = [
     ['unknown item type', () => simpleSite(`{ 'fiel:/etc/x': { content: 'x' } }`), ['plan'], [/host web1, role base \(fettle\.config\.ts:\d+\), item fiel:\/etc\/x/, /unknown item type 'fiel'/, /directory, file, symlink/]],

@@ -1,19 +1,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { Redactor, connectHost, formatError, isFettleError, type CommandDefinition } from '@fettle/core/engine';
+import { argumentErrorDocument } from './argument-error.js';
 import { EXIT, EXIT_HELP } from './exit-codes.js';
-import { Output } from './output.js';
-import { loadSite, type BuiltInSite, type LoadedSite } from './site.js';
-import { siteAsNode } from './node-mode.js';
-import { runCommand } from './commands/run.js';
-import { createSecretPrompt } from './prompt.js';
-import { hostsCommand, itemsCommand } from './commands/inspect.js';
-import { sshSettingsCommand } from './commands/ssh-settings.js';
-import { pluginsCommand } from './commands/plugins.js';
-import { addPluginsCommand } from './commands/add.js';
-import { initCommand } from './commands/init.js';
-import { tasksCommand } from './commands/tasks.js';
-import { lockAdd, lockRemove, lockShow } from './commands/lock.js';
+import type { Output } from './output.js';
+import type { Redactor } from '@fettle/core/engine';
+import type { BuiltInSite, LoadedSite } from './site.js';
 import { SITE_PACKAGE_COMMANDS, registerSitePackageCommands } from './commands/site-package.js';
+
+// This module is the command table and nothing more: it loads with every run, so it imports
+// only commander and other light modules. A command's code, @fettle/core, zod, the site and
+// its plugins load (dynamic import) when a command runs; `--help` and `--version` load none.
 
 const BUILTIN = new Set(['plan', 'apply', 'verify', 'items', 'tasks', 'hosts', 'plugins', 'init', 'add', 'lock', 'help', ...SITE_PACKAGE_COMMANDS]);
 
@@ -41,23 +36,16 @@ Selectors:
   group:web        every host in group web
   'web*'           a glob over host names
   'group:web,!web3'  comma lists; !TERM excludes
-  (none)           every host`;
+  (none)           every host
+
+Plugin commands:
+  A site's plugins may add commands (fettle secret, say); fettle plugins lists
+  them, fettle COMMAND --help describes one.`;
 
 /** `-j 4`: a positive integer, or a clear error before anything runs. */
 function positiveInteger(value: string): number {
   if (!/^[1-9][0-9]*$/.test(value.trim())) throw new InvalidArgumentError(`expected a positive integer such as 8, got '${value}'`);
   return Number(value);
-}
-
-/** An error as scripts read it under --json: `{"error": {code, message, where, expected, hint}}`. */
-export function errorDocument(error: unknown): { error: { code: string; message: string; where: string | null; expected: string | null; hint: string | null } } {
-  if (error instanceof CommanderError) {
-    return { error: { code: 'E_ARGUMENT', message: error.message.replace(/^error: /, ''), where: 'command line', expected: null, hint: 'see fettle --help' } };
-  }
-  if (isFettleError(error)) {
-    return { error: { code: error.code, message: error.message, where: error.where ?? null, expected: error.expected ?? null, hint: error.hint ?? null } };
-  }
-  return { error: { code: 'E_INTERNAL', message: error instanceof Error ? error.message : String(error), where: null, expected: null, hint: 'run again with --debug for the stack trace' } };
 }
 
 /** The `fettle` program. Returns the exit code instead of exiting, for tests and embedding. */
@@ -79,10 +67,19 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   // One redactor for the whole run: an error printed at the end is scrubbed of every secret the run saw.
-  const redactor = new Redactor();
-  const output = (): Output => new Output({ json: Boolean(globals().json), redactor });
+  // Made with the output module, on the first command that writes (help and version never do).
+  let outputs: { Output: typeof Output; redactor: Redactor } | undefined;
+  const loadOutput = async (): Promise<(json?: boolean) => Output> => {
+    if (!outputs) {
+      const [{ Output }, { Redactor }] = await Promise.all([import('./output.js'), import('@fettle/core/engine')]);
+      outputs = { Output, redactor: new Redactor() };
+    }
+    const { Output: OutputClass, redactor } = outputs;
+    return (json = Boolean(globals().json)) => new OutputClass({ json, redactor });
+  };
+  const output = async (): Promise<Output> => (await loadOutput())();
   let sitePromise: Promise<LoadedSite> | undefined;
-  const site = (): Promise<LoadedSite> => (sitePromise ??= builtIn ? builtIn.load() : loadSite(globals().site));
+  const site = (): Promise<LoadedSite> => (sitePromise ??= builtIn ? builtIn.load() : import('./site.js').then(({ loadSite }) => loadSite(globals().site)));
 
   const runMode = (mode: 'plan' | 'apply' | 'verify', summary: string): Command => {
     const command = program
@@ -103,8 +100,9 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
         .option('--force-lock', "apply even where someone else's apply holds the host lock (warns, names the holder)");
     }
     command.action(async (selector: string | undefined, options: RunOptions) => {
-      const loaded = options.node === undefined ? await site() : await siteAsNode(await site(), options);
-      exitCode = await runCommand(loaded, output(), {
+      const [{ runCommand }, { siteAsNode }] = await Promise.all([import('./commands/run.js'), options.node === undefined ? { siteAsNode: undefined } : import('./node-mode.js')]);
+      const loaded = siteAsNode ? await siteAsNode(await site(), options) : await site();
+      exitCode = await runCommand(loaded, await output(), {
         selector,
         mode: mode === 'apply' && options.dryRun ? 'plan' : mode,
         interactive: options.interactive,
@@ -127,14 +125,16 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
     .argument('<host>', 'host name')
     .option('--preview <item>', 'print the content an item would write (e.g. template:/etc/motd), rendered without contacting the host')
     .action(async (host: string, options: { preview?: string }) => {
-      exitCode = await itemsCommand(await site(), output(), host, options.preview);
+      const { itemsCommand } = await import('./commands/inspect.js');
+      exitCode = await itemsCommand(await site(), await output(), host, options.preview);
     });
   program
     .command('tasks')
     .summary('list the setup tasks of a host: whether each would run, and why')
     .argument('<host>', 'host name')
     .action(async (host: string) => {
-      exitCode = await tasksCommand(await site(), output(), host);
+      const { tasksCommand } = await import('./commands/tasks.js');
+      exitCode = await tasksCommand(await site(), await output(), host);
     });
   program
     .command('hosts')
@@ -143,21 +143,29 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
     .option('--vars', "show each host's vars and where each value came from")
     .option('--ssh', "show the SSH settings each host will be reached with, and each jump host's, as ssh -G spells them")
     .action(async (selector: string | undefined, options: { vars?: boolean; ssh?: boolean }) => {
-      exitCode = options.ssh ? await sshSettingsCommand(await site(), output(), selector) : await hostsCommand(await site(), output(), selector, Boolean(options.vars));
+      if (options.ssh) {
+        const { sshSettingsCommand } = await import('./commands/ssh-settings.js');
+        exitCode = await sshSettingsCommand(await site(), await output(), selector);
+      } else {
+        const { hostsCommand } = await import('./commands/inspect.js');
+        exitCode = await hostsCommand(await site(), await output(), selector, Boolean(options.vars));
+      }
     });
   program
     .command('plugins')
     .summary("list the site's plugins, their versions and what each provides")
     .action(async () => {
-      exitCode = pluginsCommand(await site(), output());
+      const { pluginsCommand } = await import('./commands/plugins.js');
+      exitCode = pluginsCommand(await site(), await output());
     });
   program
     .command('init')
     .summary('start a site package in a new or empty folder (same as npm create fettle)')
     .argument('[dir]', 'folder of the new site', '.')
     .option('--no-install', 'only write the files; add no dependencies')
-    .action((dir: string, options: { install: boolean }) => {
-      exitCode = initCommand(dir, options, output());
+    .action(async (dir: string, options: { install: boolean }) => {
+      const { initCommand } = await import('./commands/init.js');
+      exitCode = initCommand(dir, options, await output());
     });
   program
     .command('add')
@@ -167,7 +175,8 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
     )
     .argument('<name...>', 'plugins to add')
     .action(async (names: string[]) => {
-      exitCode = await addPluginsCommand(globals().site, names, output());
+      const { addPluginsCommand } = await import('./commands/add.js');
+      exitCode = await addPluginsCommand(globals().site, names, await output());
     });
   const lock = program
     .command('lock')
@@ -184,7 +193,8 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
     .option('--expires-in <duration>', 'how long the lock lasts: 30m, 8h, 2d, 1w', '8h')
     .option('-c, --comment <text>', 'why you hold it (shown to whoever is refused)', '')
     .action(async (selector: string | undefined, options: { items: string[]; expiresIn: string; comment: string }) => {
-      exitCode = await lockAdd(await site(), output(), selector, options);
+      const { lockAdd } = await import('./commands/lock.js');
+      exitCode = await lockAdd(await site(), await output(), selector, options);
     });
   lock
     .command('remove')
@@ -192,27 +202,31 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
     .argument('[selector]', 'hosts (see Selectors)')
     .argument('<id>', 'the lock id, as `fettle lock show` prints it')
     .action(async (selector: string | undefined, id: string) => {
-      exitCode = await lockRemove(await site(), output(), selector, id);
+      const { lockRemove } = await import('./commands/lock.js');
+      exitCode = await lockRemove(await site(), await output(), selector, id);
     });
   lock
     .command('show')
     .summary('show the locks of the selected hosts: an apply in progress, and soft locks')
     .argument('[selector]', 'hosts (see Selectors)')
     .action(async (selector: string | undefined) => {
-      exitCode = await lockShow(await site(), output(), selector);
+      const { lockShow } = await import('./commands/lock.js');
+      exitCode = await lockShow(await site(), await output(), selector);
     });
 
   registerSitePackageCommands(program, { site, output, builtIn, setExit: (code) => (exitCode = code) });
 
   try {
-    // Plugin commands (`fettle secret`, `fettle discover`) exist only once the site is loaded.
-    const word = argv.find((arg, index) => !arg.startsWith('-') && !['-s', '--site'].includes(argv[index - 1] ?? ''));
-    const wantsHelp = argv.includes('--help') || argv.includes('-h') || word === 'help' || word === undefined;
-    if ((word !== undefined && !BUILTIN.has(word)) || wantsHelp) {
+    // Plugin commands (`fettle secret`, `fettle discover`) exist only once the site is loaded; a built-in
+    // command, or help on one, never loads it.
+    const words = argv.filter((arg, index) => !arg.startsWith('-') && !['-s', '--site'].includes(argv[index - 1] ?? ''));
+    const wantsHelp = argv.includes('--help') || argv.includes('-h') || words[0] === 'help';
+    const target = words[0] === 'help' ? words[1] : words[0];
+    if (target !== undefined && !BUILTIN.has(target)) {
       program.parseOptions([...argv]);
       try {
-        const loaded = await site();
-        for (const definition of loaded.registry.commands) mountPluginCommand(program, definition, loaded, output, (code) => (exitCode = code));
+        const [loaded, { mountPluginCommand }, makeOutput] = await Promise.all([site(), import('./plugin-commands.js'), loadOutput()]);
+        for (const definition of loaded.registry.commands) mountPluginCommand(program, definition, loaded, makeOutput, (code) => (exitCode = code));
       } catch (error) {
         sitePromise = undefined;
         if (!wantsHelp) throw error;
@@ -228,66 +242,11 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
-      if (json) new Output({ json: true, redactor }).document(errorDocument(error));
+      if (json) process.stdout.write(`${JSON.stringify(argumentErrorDocument(error), null, 2)}\n`);
       return EXIT.input;
     }
-    const out = new Output({ json, redactor });
-    if (json) out.document(errorDocument(error));
-    else out.error(`fettle: ${formatError(error)}`);
-    if (debug) for (const stack of stacks(error)) out.error(stack);
-    if (isFettleError(error)) return error.isInputError ? EXIT.input : EXIT.failed;
-    return EXIT.failed;
+    const [{ reportFailure }, makeOutput] = await Promise.all([import('./errors.js'), loadOutput()]);
+    return reportFailure(error, makeOutput(json), debug);
   }
 }
 
-/** The stack of an error and of each of its causes, for --debug (scrubbed by the output like everything else). */
-function stacks(error: unknown): string[] {
-  const found: string[] = [];
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
-    if (current.stack) found.push(depth === 0 ? current.stack : `caused by: ${current.stack}`);
-  }
-  return found;
-}
-
-function mountPluginCommand(
-  parent: Command,
-  definition: CommandDefinition,
-  site: LoadedSite,
-  output: () => Output,
-  setExit: (code: number) => void,
-): void {
-  if (parent.commands.some((command) => command.name() === definition.name)) return;
-  const command = parent.command(definition.name).summary(definition.summary).description(definition.summary);
-  if (definition.args) command.arguments(definition.args);
-  for (const option of definition.options ?? []) {
-    const entry = new Option(option.flags, option.description);
-    if (option.default !== undefined) entry.default(option.default);
-    command.addOption(entry);
-  }
-  for (const sub of definition.subcommands ?? []) mountPluginCommand(command, sub, site, output, setExit);
-  const run = definition.run?.bind(definition);
-  if (!run) return;
-  const secretPrompt = createSecretPrompt();
-  command.action(async (...params: unknown[]) => {
-    const self = params[params.length - 1] as Command;
-    const out = output();
-    setExit(
-      await run({
-        args: self.args,
-        options: self.opts(),
-        siteDir: site.dir,
-        site: () => Promise.resolve({ dir: site.dir, hosts: site.hosts, secrets: site.secrets }),
-        selectHosts: (selector) => site.select(selector),
-        connect: (host) =>
-          connectHost(site.registry, host, {
-            siteDir: site.dir,
-            warn: (message) => out.error(`warning: ${host.name}: ${message}`),
-            prompt: secretPrompt,
-          }),
-        out: { line: (text) => out.line(text), json: (value) => out.document(value), error: (text) => out.error(text) },
-        json: out.json,
-        isTTY: Boolean(process.stdout.isTTY),
-      }),
-    );
-  });
-}

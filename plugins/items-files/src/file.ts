@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createTwoFilesPatch } from 'diff';
 import { FettleError, defineItemType, sh, z, type ItemInstance } from '@fettle/core';
 import { fileStat } from './facts.js';
 import { applyOwnership, modeSchema, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
@@ -107,6 +106,8 @@ export const fileItem = defineItemType({
     if (!isText(wanted) || !isText(current)) {
       return `binary content: sha256 ${typeof change.sdict?.['sha256'] === 'string' ? change.sdict['sha256'] : 'none'} → ${typeof change.cdict['sha256'] === 'string' ? change.cdict['sha256'] : 'none'}`;
     }
+    // diff loads here, not with the plugin: a run with nothing to show never pays for it.
+    const { createTwoFilesPatch } = await import('diff');
     const patch = createTwoFilesPatch(item.name, item.name, current.toString('utf8'), wanted.toString('utf8'), '', '', { context: 3 });
     // Drop the "Index:" and "===" lines; keep ---/+++ and the hunks.
     return patch.split('\n').filter((line) => !line.startsWith('Index:') && !line.startsWith('====')).join('\n').trimEnd();

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createTwoFilesPatch } from 'diff';
 import {
   defineItemType,
   stampPath,
@@ -140,6 +139,8 @@ export const templateItem: ItemTypeDefinition<typeof attributes> & { preview: ty
       // The host's copy holds the real secret values: show their names instead.
       let shown = current.toString('utf8');
       for (const [name, value] of rendered.secrets) if (value.length > 0) shown = shown.split(value).join(`<secret:${name}>`);
+      // diff loads here, not with the plugin: a run with nothing to show never pays for it.
+      const { createTwoFilesPatch } = await import('diff');
       const patch = createTwoFilesPatch(item.name, item.name, shown, rendered.display, '', '', { context: 3 });
       return patch.split('\n').filter((line) => !line.startsWith('Index:') && !line.startsWith('====')).join('\n').trimEnd();
     },

@@ -9,6 +9,9 @@ import { collectSiteFiles } from '../site-package/files.js';
 import { packSite, packageManifest } from '../site-package/pack.js';
 import { compareVersions, mintVersion, readSitePackageJson } from '../site-package/version.js';
 import { validateSite } from './validate.js';
+import { DEFAULT_OUT } from './paths.js';
+
+export { DEFAULT_OUT };
 
 /** `build.json` in the output folder: the last build, read by `deploy` and `publish`. */
 export interface BuildRecord {
@@ -22,7 +25,6 @@ export interface BuildRecord {
 }
 
 export const BUILD_RECORD = 'build.json';
-export const DEFAULT_OUT = 'dist';
 
 /** The site's package name: its package.json's, else the config's `name`, else the folder's. */
 export function siteName(site: LoadedSite): string {

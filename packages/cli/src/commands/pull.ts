@@ -18,10 +18,9 @@ import { readPullReport, writeReports, type PullReport } from '../site-package/r
 import { compareVersions } from '../site-package/version.js';
 import { exitCodeOf } from './run.js';
 
-/** Under the node's root: installed versions, the last report, the lock. */
-export const PULL_STATE_DIR = 'var/lib/fettle/pull';
-/** Debian's prometheus-node-exporter reads *.prom files here (its --collector.textfile.directory). */
-export const TEXTFILE_PATH = 'var/lib/prometheus/node-exporter/fettle.prom';
+import { PULL_STATE_DIR, TEXTFILE_PATH } from './paths.js';
+
+export { PULL_STATE_DIR, TEXTFILE_PATH };
 
 export interface PullOptions {
   /** A dist-tag, a version or a range; default `latest`. */

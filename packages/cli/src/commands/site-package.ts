@@ -1,21 +1,19 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { EXIT } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import type { BuiltInSite, LoadedSite } from '../site.js';
-import { readSitePackageJson } from '../site-package/version.js';
-import { buildCommand, readBuildRecord, siteName, DEFAULT_OUT } from './build.js';
-import { validateCommand } from './validate.js';
-import { deployCommand } from './deploy.js';
-import { publishCommand } from './publish.js';
-import { pullTimerCommand } from './pull-timer.js';
-import { reportCommand } from './report.js';
-import { pullCommand, PULL_STATE_DIR, TEXTFILE_PATH, type PullOptions } from './pull.js';
-import path from 'node:path';
+import type { PullOptions } from './pull.js';
+import { DEFAULT_OUT, PULL_STATE_DIR, TEXTFILE_PATH } from './paths.js';
+
+// Only the command table is loaded with the program: each command's code (and @fettle/core
+// with it) is imported when that command runs, so `fettle --help` stays cheap.
 
 /** What the site-package commands need from the program that mounts them. */
 export interface SitePackageContext {
   site(): Promise<LoadedSite>;
-  output(): Output;
+  /** The run's output; loads the output module (and the redactor) on first use. */
+  output(): Promise<Output>;
   /** The site compiled into this program, when it runs from a site bundle. */
   readonly builtIn?: BuiltInSite | undefined;
   setExit(code: number): void;
@@ -26,7 +24,7 @@ export const SITE_PACKAGE_COMMANDS = ['validate', 'build', 'version', 'deploy', 
 
 /** `fettle version`: the version of the running site (a bundle's own, or the source site's package.json and last build). */
 async function versionCommand(context: SitePackageContext): Promise<number> {
-  const out = context.output();
+  const out = await context.output();
   if (context.builtIn) {
     const { name, version } = context.builtIn;
     if (out.json) out.document({ name, version, from: 'bundle' });
@@ -34,6 +32,7 @@ async function versionCommand(context: SitePackageContext): Promise<number> {
     return EXIT.ok;
   }
   const site = await context.site();
+  const [{ siteName, readBuildRecord }, { readSitePackageJson }] = await Promise.all([import('./build.js'), import('../site-package/version.js')]);
   const name = siteName(site);
   const version = readSitePackageJson(site.dir).version;
   const lastBuild = readBuildRecord(path.join(site.dir, DEFAULT_OUT))?.version;
@@ -51,7 +50,8 @@ export function registerSitePackageCommands(program: Command, context: SitePacka
       'Prepare every host as a run would (roles run, items validate, templates compile, dependencies resolve with no cycle, secrets exist and the host may read them) without contacting any host. Exit 3 listing every problem, 0 when none.',
     )
     .action(async () => {
-      context.setExit(await validateCommand(await context.site(), context.output()));
+      const { validateCommand } = await import('./validate.js');
+      context.setExit(await validateCommand(await context.site(), await context.output()));
     });
   program
     .command('build')
@@ -61,7 +61,8 @@ export function registerSitePackageCommands(program: Command, context: SitePacka
     )
     .option('-o, --out <dir>', 'output folder, relative to the site', DEFAULT_OUT)
     .action(async (options: { out?: string }) => {
-      context.setExit(await buildCommand(await context.site(), context.output(), options));
+      const { buildCommand } = await import('./build.js');
+      context.setExit(await buildCommand(await context.site(), await context.output(), options));
     });
   program
     .command('deploy')
@@ -76,7 +77,8 @@ export function registerSitePackageCommands(program: Command, context: SitePacka
     .option('--dry-run', 'run plan on the hosts instead of apply: change nothing')
     .option('-v, --verbose', 'also list items that are already right')
     .action(async (selector: string | undefined, options: { concurrency?: number; out?: string; nodeKey?: string; dryRun?: boolean; verbose?: boolean }) => {
-      context.setExit(await deployCommand(await context.site(), context.output(), { selector, mode: options.dryRun ? 'plan' : 'apply', ...options }));
+      const { deployCommand } = await import('./deploy.js');
+      context.setExit(await deployCommand(await context.site(), await context.output(), { selector, mode: options.dryRun ? 'plan' : 'apply', ...options }));
     });
   program
     .command('publish')
@@ -86,7 +88,8 @@ export function registerSitePackageCommands(program: Command, context: SitePacka
     .option('--registry <url>', 'the registry (default: from npm config)')
     .option('--access <public|restricted>', 'npm access for a scoped package')
     .action(async (options: { out?: string; tag?: string; registry?: string; access?: string }) => {
-      context.setExit(await publishCommand(await context.site(), context.output(), options));
+      const { publishCommand } = await import('./publish.js');
+      context.setExit(await publishCommand(await context.site(), await context.output(), options));
     });
   program
     .command('pull')
@@ -114,11 +117,13 @@ export function registerSitePackageCommands(program: Command, context: SitePacka
       if (options.installTimer || options.removeTimer) {
         const siteDir = context.builtIn ? undefined : (await context.site()).dir;
         const timer = { install: Boolean(options.installTimer), kind: options.timer, onCalendar: options.onCalendar, randomizedDelay: options.randomizedDelay, siteDir };
-        context.setExit(await pullTimerCommand(context.output(), { ...options, spec }, timer));
+        const { pullTimerCommand } = await import('./pull-timer.js');
+        context.setExit(await pullTimerCommand(await context.output(), { ...options, spec }, timer));
         return;
       }
+      const [{ pullCommand }, { siteName }] = await Promise.all([import('./pull.js'), import('./build.js')]);
       const name = options.package ?? context.builtIn?.name ?? siteName(await context.site());
-      context.setExit(await pullCommand(name, context.output(), { ...options, spec }));
+      context.setExit(await pullCommand(name, await context.output(), { ...options, spec }));
     });
   program
     .command('report')
@@ -127,7 +132,8 @@ export function registerSitePackageCommands(program: Command, context: SitePacka
     .option('--state-dir <dir>', `the pull state folder on the hosts (default ROOT/${PULL_STATE_DIR})`)
     .option('-j, --concurrency <n>', 'hosts asked at once', (value) => Number.parseInt(value, 10))
     .action(async (selector: string | undefined, options: { stateDir?: string; concurrency?: number }) => {
-      context.setExit(await reportCommand(await context.site(), context.output(), { selector, ...options }));
+      const { reportCommand } = await import('./report.js');
+      context.setExit(await reportCommand(await context.site(), await context.output(), { selector, ...options }));
     });
   program
     .command('version')
