@@ -80,12 +80,20 @@ const CASES = [
   { name: 'fettle verify 8 hosts', argv: [CLI, 'verify', '--site', site], fettle: true, floor: 'floor 8 hosts' },
 ];
 
-function run(kase, extra = [], env = {}) {
+const TIME = '/usr/bin/time';
+const timeFile = path.join(work, 'time.txt');
+/** One run: wall ms from spawn to exit, and (timed runs) the CPU ms, user + system, GNU time measured. */
+function run(kase, extra = [], env = {}, { cpu = false } = {}) {
+  const argv = [process.execPath, ...extra, ...kase.argv];
   const start = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, [...extra, ...kase.argv], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } });
+  const result = cpu
+    ? spawnSync(TIME, ['-f', '%U %S', '-o', timeFile, ...argv], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } })
+    : spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } });
   const wall = Number(process.hrtime.bigint() - start) / 1e6;
   if (result.status !== 0) throw new Error(`${kase.name} exited ${result.status}: ${result.stderr}`);
-  return wall;
+  if (!cpu) return wall;
+  const [user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+  return { wall, cpu: (user + system) * 1000 };
 }
 
 function lastPhases() {
@@ -96,11 +104,14 @@ function lastPhases() {
 // ---------------------------------------------------------------------------- timed, interleaved
 const loadBefore = load();
 const walls = Object.fromEntries(CASES.map((c) => [c.name, []]));
+const cpus = Object.fromEntries(CASES.map((c) => [c.name, []]));
 const phases = Object.fromEntries(CASES.map((c) => [c.name, []]));
 for (const kase of CASES) run(kase); // warm-up: page cache, the site's compiled-config cache
 for (let round = 0; round < RUNS; round++) {
   for (const kase of CASES) {
-    walls[kase.name].push(run(kase));
+    const timed = run(kase, [], {}, { cpu: true });
+    walls[kase.name].push(timed.wall);
+    cpus[kase.name].push(timed.cpu);
     // The phase stamps come from a separate run with the preload, so the timed run carries none of it.
     if (kase.fettle) {
       run(kase, ['--import', PRELOAD], { PHASES_FILE: phasesFile });
@@ -114,8 +125,10 @@ const lines = [];
 const out = (text = '') => { lines.push(text); console.log(text); };
 out(`# fettle startup: ${RUNS} interleaved rounds, medians (ms); node ${process.version}; load average before ${loadBefore}, after ${loadAfter}`);
 out();
-out('| case | wall | × node -e 0 | × floor | boot | load | network | exit |');
-out('|---|---:|---:|---:|---:|---:|---:|---:|');
+out('wall: spawn to exit (through GNU time); cpu: user + system of the process; boot … exit: phases, see the top of bench/startup.mjs.');
+out();
+out('| case | wall | × node -e 0 | × floor | cpu | cpu × floor | boot | load | network | exit |');
+out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 const nodeWall = median(walls['node -e 0']);
 for (const kase of CASES) {
   const wall = median(walls[kase.name]);
@@ -126,6 +139,8 @@ for (const kase of CASES) {
     ms(wall),
     (wall / nodeWall).toFixed(2),
     kase.floor ? (wall / median(walls[kase.floor])).toFixed(2) : '',
+    ms(median(cpus[kase.name])),
+    kase.floor ? (median(cpus[kase.name]) / median(cpus[kase.floor])).toFixed(2) : '',
     ms(phase(undefined, 'boot')),
     ms(phase('boot', loadEnd)),
     loadEnd === 'connect' ? ms(phase('connect', 'closed')) : '',

@@ -100,9 +100,10 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
         .option('--force-lock', "apply even where someone else's apply holds the host lock (warns, names the holder)");
     }
     command.action(async (selector: string | undefined, options: RunOptions) => {
-      const [{ runCommand }, { siteAsNode }] = await Promise.all([import('./commands/run.js'), options.node === undefined ? { siteAsNode: undefined } : import('./node-mode.js')]);
-      const loaded = siteAsNode ? await siteAsNode(await site(), options) : await site();
-      exitCode = await runCommand(loaded, await output(), {
+      // The command's code, the site (core, plugins) and the output load side by side.
+      const [{ runCommand }, base, out] = await Promise.all([import('./commands/run.js'), site(), output()]);
+      const loaded = options.node === undefined ? base : await (await import('./node-mode.js')).siteAsNode(base, options);
+      exitCode = await runCommand(loaded, out, {
         selector,
         mode: mode === 'apply' && options.dryRun ? 'plan' : mode,
         interactive: options.interactive,

@@ -230,8 +230,10 @@ export async function loadSite(siteDir: string): Promise<LoadedSite> {
   const dir = path.resolve(siteDir);
   const configPath = findConfig(dir);
   const compiled = await compileConfig(configPath, dir);
-  // Stacks of errors thrown in roles then point at the site's .ts lines, not the compiled cache.
-  process.setSourceMapsEnabled(true);
+  // Stacks of errors thrown in roles then point at the site's .ts lines, not the compiled cache. Only
+  // for a compiled config: source maps on make node look for a map in every module loaded after, and
+  // in every stack it formats, which a .mjs config never needs.
+  if (compiled !== configPath) process.setSourceMapsEnabled(true);
   let module: Readonly<Record<string, unknown>>;
   try {
     module = (await import(pathToFileURL(compiled).href)) as Record<string, unknown>;
