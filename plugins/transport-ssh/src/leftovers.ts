@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { shellQuote } from '@fettle/core';
@@ -23,11 +23,14 @@ export class Leftovers {
 
   constructor(endpoint: string, dir = controllerStateDir()) {
     this.#file = path.join(dir, 'leftovers', endpoint.replace(/[^A-Za-z0-9@._-]/g, '_'));
-    let text: string;
-    try {
-      text = readFileSync(this.#file, 'utf8');
-    } catch {
-      text = '';
+    let text = '';
+    // Almost every host has none: a failed read would cost an exception per connection.
+    if (existsSync(this.#file)) {
+      try {
+        text = readFileSync(this.#file, 'utf8');
+      } catch {
+        text = '';
+      }
     }
     this.#pending = text.split('\n').filter((line) => line !== '');
   }
