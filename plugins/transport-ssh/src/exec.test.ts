@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { HostSession, type Transport } from '@fettle/core';
+import { HostSession, sh, type Transport } from '@fettle/core';
 import { sshdForTests } from '@fettle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectHost, kitHost, rejection, testContext } from './test-support.js';
@@ -74,9 +74,9 @@ describe('ssh transport: exec', () => {
     const session = new HostSession(host, transport, process.cwd());
     const mark = await kit.mark();
     const results = await Promise.all([
-      session.context.run('echo a'),
-      session.context.run('cat', { stdin: 'b' }),
-      session.context.run('echo c >&2; exit 4'),
+      session.context.run(sh`echo a`),
+      session.context.run(sh`cat`, { stdin: 'b' }),
+      session.context.run(sh`echo c >&2; exit 4`),
     ]);
     expect(results).toEqual([
       { code: 0, stdout: 'a\n', stderr: '' },
