@@ -1,4 +1,13 @@
 #!/usr/bin/env node
 import { main } from './main.js';
 
+// A reader that stops early (`fettle --help | head`, `fettle apply | grep -m1 …`) closes the pipe.
+// Stop writing there, quietly, but let the run finish: an apply cut short by its reader would
+// leave its hosts locked.
+const ignoreClosedPipe = (error: NodeJS.ErrnoException): void => {
+  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+};
+process.stdout.on('error', ignoreClosedPipe);
+process.stderr.on('error', ignoreClosedPipe);
+
 process.exitCode = await main(process.argv.slice(2));

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -157,6 +157,34 @@ describe('help', () => {
       expect(help.stdout).toContain(`Usage: fettle ${command}`);
     }
     expect(fettle(['apply', '--help']).stdout).toContain('--dry-run');
+  });
+});
+
+/** Runs the CLI with stdout read by a reader that stops after the first chunk, as `| head -1` does. */
+function fettleIntoClosedPipe(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.stdout.once('data', () => child.stdout.destroy());
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('a reader that stops early (| head)', () => {
+  it('ends help quietly, and lets an apply finish and release its hosts', async () => {
+    const help = await fettleIntoClosedPipe(['--help']);
+    expect(help.stderr).not.toMatch(/EPIPE|Error/);
+    expect(help.code).toBe(0);
+
+    const dir = copyExample();
+    const apply = await fettleIntoClosedPipe(['apply', '--site', dir]);
+    expect(apply.stderr).not.toMatch(/EPIPE|Error/);
+    expect(apply.code).toBe(0);
+    const again = fettle(['apply', '--site', dir, '--json']);
+    expect(again.code).toBe(0);
+    expect((JSON.parse(again.stdout) as { summary: Record<string, number> }).summary).toMatchObject({ changed: 0, ok: 14, failed: 0 });
   });
 });
 
