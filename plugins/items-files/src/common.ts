@@ -41,16 +41,17 @@ export function ownerSpec(wanted: { owner?: string | undefined; group?: string |
   return arg(`${wanted.owner ?? ''}${wanted.group !== undefined ? `:${wanted.group}` : ''}`);
 }
 
-/** Set mode and ownership of an existing path in one command. */
+/** Set mode and ownership of an existing path in one command (after `before`, such as the mkdir that makes it). */
 export async function applyOwnership(
   context: ItemContext,
   name: string,
   keys: readonly string[],
   wanted: { mode?: string | undefined; owner?: string | undefined; group?: string | undefined },
   noDereference = false,
+  before: readonly Shell[] = [],
 ): Promise<void> {
   const real = context.hostPath(name);
-  const commands: Shell[] = [];
+  const commands: Shell[] = [...before];
   if (keys.includes('mode') && wanted.mode !== undefined) commands.push(sh`chmod ${arg(wanted.mode)} ${real}`);
   const spec = ownerSpec(wanted);
   if ((keys.includes('owner') || keys.includes('group')) && spec !== undefined) commands.push(noDereference ? sh`chown -h ${spec} ${real}` : sh`chown ${spec} ${real}`);

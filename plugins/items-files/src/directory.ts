@@ -34,8 +34,9 @@ export const directoryItem = defineItemType({
     }
     if (change.sdict === null || change.sdict['type'] !== 'directory') {
       // Something else in the way (a file or a symlink) is replaced, as BundleWrap does.
-      await context.runChecked(change.sdict === null ? sh`mkdir -p -- ${real}` : sh`rm -f -- ${real} && mkdir -p -- ${real}`);
-      await applyOwnership(context, item.name, ['mode', 'owner', 'group'], item.attrs);
+      // Made, then mode and owner set, in one command: one round trip, not two.
+      const make = change.sdict === null ? sh`mkdir -p -- ${real}` : sh`rm -f -- ${real} && mkdir -p -- ${real}`;
+      await applyOwnership(context, item.name, ['mode', 'owner', 'group'], item.attrs, false, [make]);
       return;
     }
     await applyOwnership(context, item.name, change.keys, item.attrs);

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineItemType, type ItemMap } from '../protocols/item.js';
@@ -158,6 +161,44 @@ describe('engine ordering', () => {
       [undefined, 1],
     ]);
     expect(detailCalls).toBe(2);
+  });
+});
+
+describe('engine waves', () => {
+  it("reads the next wave's state in the same batch as this wave's confirm: a chain of 3 costs 7 commands, not 9, and sees what earlier fixes did", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fettle-waves-'));
+    const marker = defineFact<string, boolean>({
+      name: 'test.marker',
+      command: (names) => joinShell(names.map((name) => sh`if [ -e ${arg(path.join(dir, name))} ]; then echo yes; else echo no; fi`), '\n'),
+      parse: (stdout) => stdout.trim().split('\n').map((line) => line === 'yes'),
+    });
+    const fixed: string[] = [];
+    const step = defineItemType({
+      name: 'step',
+      attributes: z.strictObject({ alsoMakes: z.string().optional() }),
+      cdict: () => ({ present: true }),
+      sdict: async (item, context) => ((await context.fact(marker, item.name)) ? { present: true } : null),
+      async fix(_change, item, context) {
+        fixed.push(item.name);
+        await context.runChecked(joinShell([item.name, item.attrs.alsoMakes ?? item.name].map((name) => sh`touch ${arg(path.join(dir, name))}`), ' && '));
+      },
+    });
+    const counter = { execs: 0 };
+    // a's fix also makes b: b, gathered with a's confirm, is already right and never fixed.
+    const config = defineSite({
+      plugins: [definePlugin({ name: 'p', itemTypes: [step], transports: [shellTransport(counter)] })],
+      hosts: new MemoryHostStore({ hosts: { h1: { transport: 'sh' } }, defaultRoles: ['r'] }),
+      roles: { r: () => ({ 'step:a': { alsoMakes: 'b' }, 'step:b': { needs: ['step:a'] }, 'step:c': { needs: ['step:b'] }, 'step:d': { needs: ['step:c'] } }) },
+    });
+    try {
+      const result = await runSite({ site: config, siteDir: '/tmp', registry: new Registry(config.plugins), hosts: await config.hosts.listHosts(), mode: 'apply', lock: { enabled: false } });
+      expect(Object.fromEntries((result.hosts[0]?.items ?? []).map((item) => [item.id, item.status]))).toEqual({ 'step:a': 'changed', 'step:b': 'ok', 'step:c': 'changed', 'step:d': 'changed' });
+      expect(fixed).toEqual(['a', 'c', 'd']);
+      // gather; a: fix, confirm + read b; c: fix, confirm + read d; d: fix, confirm. No wave re-gathers on its own.
+      expect(counter.execs).toBe(7);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
