@@ -14,6 +14,8 @@ export const TEMP_MARK = '.fettle-tmp-';
 const BATCH_BYTES = 32 * 1024 * 1024;
 const BATCH_FILES = 1000;
 const SCRIPT_BYTES = 64 * 1024;
+/** A batch stopped before extracting is sent again without its failed folders, at most this often in all. */
+const MAX_ATTEMPTS = 3;
 
 export interface TarWriterOptions {
   readonly hostName: string;
@@ -64,7 +66,7 @@ export function tarWriter(run: Runner, options: TarWriterOptions): (target: stri
     for (const batch of intoBatches(writes)) void send(batch);
   };
 
-  const send = async (writes: readonly PendingWrite[]): Promise<void> => {
+  const send = async (writes: readonly PendingWrite[], attempt = 1): Promise<void> => {
     const token = randomBytes(6).toString('hex');
     const groups = groupByFolder(writes, token);
     const script = writeScript(groups);
@@ -95,14 +97,15 @@ export function tarWriter(run: Runner, options: TarWriterOptions): (target: stri
       group.writes.forEach((write) => {
         const fileReason = report.files.get(fileIndex++);
         if (groupReason !== undefined) failWith(write, groupReason);
-        else if (report.abandoned) retry.push(write);
+        else if (report.abandoned && attempt < MAX_ATTEMPTS) retry.push(write);
+        else if (report.abandoned) failWith(write, stderr || 'a temp folder could not be made');
         else if (fileReason !== undefined) failWith(write, fileReason);
         else write.resolve();
       });
     });
     // A folder that could not take a temp folder stopped the batch before extraction
     // (tar would have created the missing folder); the others go again, without it.
-    if (retry.length > 0) void send(retry);
+    if (retry.length > 0) void send(retry, attempt + 1);
   };
 
   return (target, data, ownership = {}) =>
