@@ -34,8 +34,12 @@ describe("fettle's ssh_config reader agrees with ssh -G", () => {
     });
   }
 
-  it('with no config at all (ssh -F none): the defaults', async () => {
-    const [ours, theirs] = await Promise.all([resolveWithParser({ host: 'Some.Host' }, configFiles(false)), askSsh('ssh', { host: 'Some.Host' }, false)]);
+  it.each([
+    ['a bare host', { host: 'Some.Host' }],
+    ['user and port', { host: 'db-1.example.org', user: 'deploy', port: 2222 }],
+    ['an address and a jump', { host: '10.0.0.5', user: 'ops', proxyJump: 'jumper@bastion:2200' }],
+  ] as const)('with no config at all (ssh -F none), the defaults: %s', async (_label, req: ResolveRequest) => {
+    const [ours, theirs] = await Promise.all([resolveWithParser(req, configFiles(false)), askSsh('ssh', req, false)]);
     expect(formatSshValues(ours)).toEqual(formatSshValues(theirs));
   });
 

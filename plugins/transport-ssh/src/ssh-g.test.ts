@@ -53,6 +53,15 @@ describe('ssh -G resolution: once per distinct host, in parallel', () => {
     expect(first?.target).toMatchObject({ keepaliveIntervalMs: 15_000, keepaliveCountMax: 3 });
   });
 
+  it('sshConfig: false runs no ssh -G at all (the reader gives the defaults without a process)', async () => {
+    const before = (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((line) => line.startsWith('start')).length;
+    const options = sshOptionsSchema.parse({ sshConfig: false, agent: false });
+    const settings = await resolveSettings(host('plain-host'), options, '/site');
+    expect(settings.target).toMatchObject({ hostname: 'plain-host', port: 22 });
+    const after = (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((line) => line.startsWith('start')).length;
+    expect(after).toBe(before);
+  });
+
   it('names each setting ssh2 cannot honour and points at the openssh transport', async () => {
     const odd = path.join(dir, 'ssh_config.odd');
     await writeFile(

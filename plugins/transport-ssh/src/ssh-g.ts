@@ -32,8 +32,8 @@ export function findSsh(): Promise<string | null> {
 const cache = new Map<string, Promise<SshValues>>();
 
 /**
- * Effective settings of one host, from `ssh -G` when ssh exists, else from the
- * fallback reader. One resolution per distinct (host, user, port, jumps, config),
+ * Effective settings of one host, from `ssh -G` when ssh exists and a config is read,
+ * else from the fallback reader. One resolution per distinct (host, user, port, jumps, config),
  * shared by every caller of the run; the key carries the config files' mtimes, so an
  * edited config is read again.
  */
@@ -45,7 +45,9 @@ export async function resolveHost(request: ResolveRequest, config: ConfigChoice)
   const key = JSON.stringify([binary, request.host, request.user, request.port, request.proxyJump, config, stamps]);
   let pending = cache.get(key);
   if (!pending) {
-    pending = binary ? askSsh(binary, request, config) : resolveWithParser(request, files);
+    // With no config at all, `ssh -G -F none` only prints its defaults and the request: the reader
+    // gives the same values (held equal by ssh-config-table.test.ts) without a process per host.
+    pending = binary && config !== false ? askSsh(binary, request, config) : resolveWithParser(request, files);
     cache.set(key, pending);
     pending.catch(() => cache.delete(key)); // a failure is reported, not remembered
   }
