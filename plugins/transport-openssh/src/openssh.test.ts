@@ -64,10 +64,11 @@ describe('openssh transport against the test kit sshd', () => {
         ...Array.from({ length: 50 }, (_, i) => transport.writeFile(path.join(dir, `f${i}`), `file ${i}\n`, { mode: '0640' })),
         transport.writeFile(path.join(dir, 'missing-dir', 'x'), 'x'),
       ]);
-      expect(await kit.countsSince(mark)).toMatchObject({ connections: 0, execs: 1, sftp: 0 });
+      // One tar stream; the missing folder stops it before extracting, and the rest go again (the failure path only).
+      expect(await kit.countsSince(mark)).toMatchObject({ connections: 0, execs: 2, sftp: 0 });
       expect(results.slice(0, 50).every((result) => result.status === 'fulfilled')).toBe(true);
       const bad = results[50];
-      expect(bad?.status === 'rejected' && String(bad.reason)).toMatch(/cannot write .*missing-dir\/x: .*(No such file|Directory nonexistent)/);
+      expect(bad?.status === 'rejected' && String(bad.reason)).toMatch(/cannot write .*missing-dir\/x: missing parent directory/);
       expect((await stat(path.join(dir, 'f7'))).mode & 0o7777).toBe(0o640);
       expect((await readdir(dir)).length).toBe(50); // no temp file left behind
       expect((await transport.readFile(path.join(dir, 'f49')))?.toString()).toBe('file 49\n');
@@ -229,7 +230,7 @@ describe('openssh transport: become (sudo)', () => {
     try {
       expect((await transport.exec('id -un')).stdout.toString()).toBe(`${user.name}\n`);
       const error = await rejection(transport.writeFile(path.join(root, 'denied.conf'), 'x'));
-      expect(error.message).toMatch(/cannot write .*denied\.conf: .*Permission denied/);
+      expect(error.message).toMatch(/cannot write .*denied\.conf: permission denied/);
     } finally {
       await transport.close();
     }

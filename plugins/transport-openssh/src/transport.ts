@@ -11,7 +11,7 @@ import { opensshOptionsSchema, type OpensshOptions } from './options.js';
  * The `openssh` transport: the system `ssh`, so whatever the user's ssh supports
  * (certificates, FIDO keys, GSSAPI, Match exec, ProxyCommand) works as it does for
  * them. One ControlMaster connection per host; every command is a session on it; files
- * travel as commands (several files written together share one).
+ * travel as commands (every write of one tick in one tar stream, one command).
  */
 export const opensshTransport: TransportDefinition<typeof opensshOptionsSchema> = defineTransport({
   name: 'openssh',
@@ -44,7 +44,7 @@ export const opensshTransport: TransportDefinition<typeof opensshOptionsSchema> 
       if (wrapped.refuse) return Promise.reject(wrapped.refuse);
       return sessions.run(wrapped.command, { stdin, timeoutMs: timeout, gate: wrapped.gate });
     };
-    const files = commandFiles((command, stdin) => runAsTarget(command, stdin), host.name);
+    const files = commandFiles((command, stdin) => runAsTarget(command, stdin), host.name, become.active ? options.becomeUser : user);
     return {
       root: options.root,
       exec: (command, execOptions = {}) =>

@@ -9,7 +9,7 @@ import { resolveSettings } from './settings.js';
 import { formatSshValues } from './ssh-values.js';
 import { SftpFiles } from './sftp.js';
 import { Leftovers } from './leftovers.js';
-import { tarWriter } from './tar-writes.js';
+import { tarWriter } from '@fettle/transport-shell';
 
 /**
  * The `ssh` transport: one ssh2 connection per host, commands on channels

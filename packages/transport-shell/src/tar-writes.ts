@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { FettleError, isUnreachableError, shellQuote, type ExecResult, type FileOwnership } from '@fettle/core';
-import { parseMode } from './modes.js';
 import { tarArchive } from './tar.js';
 
 /** Runs a command (already wrapped for become) with optional stdin. */
@@ -110,7 +109,7 @@ export function tarWriter(run: Runner, options: TarWriterOptions): (target: stri
 
   return (target, data, ownership = {}) =>
     new Promise<void>((resolve, reject) => {
-      const mode = parseMode(ownership.mode, hostName).toString(8).padStart(4, '0');
+      const mode = parseMode(ownership.mode, hostName);
       if (queue.length === 0) setImmediate(flush);
       queue.push({ target, data: Buffer.from(data), mode, owner: ownership.owner, group: ownership.group, resolve, reject });
     });
@@ -166,7 +165,7 @@ const member = (group: Group, write: PendingWrite): string => `${group.temp.repl
  * per file, then `A` (stopped before extracting: the rest may be sent again) or
  * `D` (done: every file not named is in place).
  */
-export function writeScript(groups: readonly Group[]): string {
+function writeScript(groups: readonly Group[]): string {
   const q = shellQuote;
   const temps = groups.map((_group, index) => `"$t${index}"`).join(' ');
   const lines = [
@@ -271,4 +270,13 @@ function writeError(target: string, output: string, hostName: string, user: stri
         : `files are written as ${user ?? 'the login user'}; use become: 'sudo' for files it cannot write`;
   }
   return new FettleError('E_TRANSPORT', `cannot write ${target}: ${reason}`, { where: `host ${hostName}`, hint: why });
+}
+
+/** `'0644'`, `'644'`, `'4755'` → `'0644'` …; new files get 0644 unless the item says otherwise. */
+export function parseMode(mode: string | undefined, hostName: string): string {
+  if (mode === undefined) return '0644';
+  if (!/^[0-7]{3,4}$/.test(mode)) {
+    throw new FettleError('E_ATTRIBUTE', `invalid file mode ${JSON.stringify(mode)}`, { where: `host ${hostName}`, expected: 'an octal mode such as 0644' });
+  }
+  return mode.padStart(4, '0');
 }

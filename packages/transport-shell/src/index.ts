@@ -1,0 +1,6 @@
+/**
+ * What the SSH transports share on the host side: atomic file writes through
+ * commands, every write of one tick in one tar stream into one command.
+ */
+export { tarWriter, osReason, TEMP_MARK, type Runner, type TarWriterOptions } from './tar-writes.js';
+export { tarArchive, type TarEntry } from './tar.js';

@@ -1,0 +1,3 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({ test: { name: 'transport-shell', testTimeout: 60000, hookTimeout: 60000 } });
