@@ -4,3 +4,5 @@
  */
 export { tarWriter, osReason, TEMP_MARK, type Runner, type TarWriterOptions } from './tar-writes.js';
 export { tarArchive, type TarEntry } from './tar.js';
+export { commandReads, typeOfMode, type FileReads } from './reads.js';
+export { controllerStateDir, Leftovers, sweepingFirst } from './leftovers.js';

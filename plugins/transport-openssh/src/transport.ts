@@ -1,4 +1,5 @@
 import { defineTransport, FettleError, type ConnectContext, type ExecResult, type Host, type Transport, type TransportDefinition } from '@fettle/core';
+import { Leftovers, sweepingFirst } from '@fettle/transport-shell';
 import { createBecome } from './become.js';
 import { commandLine, effectiveSettings } from './command-line.js';
 import { describeHops } from './describe.js';
@@ -39,12 +40,18 @@ export const opensshTransport: TransportDefinition<typeof opensshOptionsSchema> 
     for (const warning of master.warnings) context.warn(`ssh: ${warning}`);
     const sessions = new Sessions(master, line.binary, host.name, options.maxSessions);
 
-    const runAsTarget = (command: string, stdin?: Buffer, timeout = options.commandTimeoutMs): Promise<ExecResult> => {
+    // Temp folders a lost connection left last time go in the first command (the same record the ssh2 transport keeps).
+    const leftovers = new Leftovers(`${user}@${settings.get('hostname')?.[0] ?? line.destination}_${settings.get('port')?.[0] ?? '22'}`);
+    const runAsTarget = sweepingFirst(leftovers, (command: string, stdin?: Buffer, timeout: number | undefined = options.commandTimeoutMs): Promise<ExecResult> => {
       const wrapped = become.wrap(command);
       if (wrapped.refuse) return Promise.reject(wrapped.refuse);
       return sessions.run(wrapped.command, { stdin, timeoutMs: timeout, gate: wrapped.gate });
-    };
-    const files = commandFiles((command, stdin) => runAsTarget(command, stdin), host.name, become.active ? options.becomeUser : user);
+    });
+    const files = commandFiles((command, stdin) => runAsTarget(command, stdin), {
+      hostName: host.name,
+      user: become.active ? options.becomeUser : user,
+      leftover: (temp) => leftovers.add(temp),
+    });
     return {
       root: options.root,
       exec: (command, execOptions = {}) =>

@@ -2,8 +2,7 @@ import { FettleError, type RemoteStat } from '@fettle/core';
 import type { SFTPWrapper } from 'ssh2';
 import { openWithRetry } from './channels.js';
 import type { SshConnection } from './connection.js';
-import type { FileReads } from './exec-files.js';
-import { typeOfMode } from './modes.js';
+import { typeOfMode, type FileReads } from '@fettle/transport-shell';
 
 const NO_SUCH_FILE = 2;
 

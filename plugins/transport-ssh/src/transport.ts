@@ -3,13 +3,11 @@ import { createBecome } from './become.js';
 import { openConnection } from './connect.js';
 import { SshConnection } from './connection.js';
 import { runCommand } from './exec.js';
-import { execReads, type FileReads } from './exec-files.js';
 import { sshOptionsSchema, type SshOptions } from './options.js';
 import { resolveSettings } from './settings.js';
 import { formatSshValues } from './ssh-values.js';
 import { SftpFiles } from './sftp.js';
-import { Leftovers } from './leftovers.js';
-import { tarWriter } from '@fettle/transport-shell';
+import { commandReads, Leftovers, sweepingFirst, tarWriter, type FileReads } from '@fettle/transport-shell';
 
 /**
  * The `ssh` transport: one ssh2 connection per host, commands on channels
@@ -42,19 +40,13 @@ export const sshTransport: TransportDefinition<typeof sshOptionsSchema> = define
     const { target } = settings;
     const leftovers = new Leftovers(`${target.user}@${target.hostname}_${String(target.port)}`);
     // Temp files a lost connection left last time go in the first command: no extra round trip.
-    let sweep: ReturnType<Leftovers['takeSweep']> | undefined = leftovers.takeSweep();
-
-    const runAsTarget = async (command: string, stdin?: Buffer, timeoutMs = options.commandTimeoutMs): Promise<ExecResult> => {
-      const first = sweep;
-      sweep = undefined;
-      const wrapped = become.wrap(first ? `${first.prefix}${command}` : command);
+    const runAsTarget = sweepingFirst(leftovers, async (command: string, stdin?: Buffer, timeoutMs: number | undefined = options.commandTimeoutMs): Promise<ExecResult> => {
+      const wrapped = become.wrap(command);
       if (wrapped.refuse) throw wrapped.refuse;
-      const result = await runCommand(connection, wrapped.command, { stdin, timeoutMs, gate: wrapped.gate });
-      first?.done();
-      return result;
-    };
+      return runCommand(connection, wrapped.command, { stdin, timeoutMs, gate: wrapped.gate });
+    });
 
-    const viaExec = execReads((command, stdin) => runAsTarget(command, stdin), host.name);
+    const viaExec = commandReads((command, stdin) => runAsTarget(command, stdin), host.name);
     const files: FileReads = become.active ? viaExec : withFallback(new SftpFiles(connection), viaExec);
     // Every write, with or without become: the writes of one tick in one command and one tar stream.
     const writeFile = tarWriter((command, stdin) => runAsTarget(command, stdin), {

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { shellQuote } from '@fettle/core';
+import { shellQuote, type ExecResult } from '@fettle/core';
 
 /** Where fettle keeps controller-side state: $FETTLE_STATE_DIR, else $XDG_STATE_HOME/fettle, else ~/.local/state/fettle. */
 export function controllerStateDir(): string {
@@ -73,4 +73,23 @@ export class Leftovers {
       // Kept: the next run sweeps them again (rm -f of a missing file is harmless).
     }
   }
+}
+
+/**
+ * A command runner whose first command also removes what earlier runs left on the
+ * host (the sweep rides the command the transport sends anyway: no round trip).
+ * Wrap before become, so the sweep runs as the user who made the temp files.
+ */
+export function sweepingFirst<A extends unknown[]>(
+  leftovers: Leftovers,
+  run: (command: string, ...rest: A) => Promise<ExecResult>,
+): (command: string, ...rest: A) => Promise<ExecResult> {
+  let sweep: ReturnType<Leftovers['takeSweep']> | undefined = leftovers.takeSweep();
+  return async (command, ...rest) => {
+    const first = sweep;
+    sweep = undefined;
+    const result = await run(first ? `${first.prefix}${command}` : command, ...rest);
+    first?.done();
+    return result;
+  };
 }

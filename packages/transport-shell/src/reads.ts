@@ -1,14 +1,11 @@
-import { FettleError, shellQuote, type ExecResult, type RemoteStat } from '@fettle/core';
-import { typeOfMode } from './modes.js';
+import { FettleError, shellQuote, type RemoteStat } from '@fettle/core';
+import type { Runner } from './tar-writes.js';
 
 /** The reading half of a Transport's files (writes always go through the tar writer). */
 export interface FileReads {
   readFile(path: string): Promise<Buffer | null>;
   stat(path: string): Promise<RemoteStat | null>;
 }
-
-/** Runs a command (already wrapped for become) with optional stdin. */
-export type Runner = (command: string, stdin?: Buffer) => Promise<ExecResult>;
 
 /** Exit code meaning "no such file", chosen so it cannot be confused with sh's own codes. */
 const MISSING = 44;
@@ -19,8 +16,11 @@ const STAT_SCRIPT = `if [ -e "$1" ] || [ -L "$1" ]; then exec stat -c '%f %s' --
 
 const script = (body: string, ...args: string[]): string => `sh -c ${shellQuote(body)} sh ${args.map(shellQuote).join(' ')}`;
 
-/** Reads and stats through commands: under become (SFTP runs as the login user) and when a server has no SFTP. */
-export function execReads(run: Runner, hostName: string): FileReads {
+/**
+ * Reads and stats through commands: for the openssh transport always, for the ssh2 one
+ * under become (SFTP runs as the login user) and when a server has no SFTP.
+ */
+export function commandReads(run: Runner, hostName: string): FileReads {
   const failure = (what: string, stderr: Buffer | string, code: number | null): FettleError =>
     new FettleError('E_TRANSPORT', `${what}: ${stderr.toString().trim() || `exit code ${String(code)}`}`, { where: `host ${hostName}` });
   return {
@@ -39,4 +39,18 @@ export function execReads(run: Runner, hostName: string): FileReads {
       return { type: typeOfMode(mode), size: Number(match[2]), mode: (mode & 0o7777).toString(8).padStart(4, '0') };
     },
   };
+}
+
+/** The type of a file from its raw `st_mode`. */
+export function typeOfMode(mode: number): RemoteStat['type'] {
+  switch (mode & 0o170000) {
+    case 0o100000:
+      return 'file';
+    case 0o040000:
+      return 'directory';
+    case 0o120000:
+      return 'symlink';
+    default:
+      return 'other';
+  }
 }
