@@ -32,3 +32,4 @@ export {
 export { machineLeftovers, type LeftoverOwner } from './machine-cleanup.js';
 export { asRequest, setupSshConfigTable, TABLE_ALIASES, type SshConfigTable, type SshLookup, type TableCase } from './ssh-config-table.js';
 export { snapshotTree, type TreeEntry } from './tree.js';
+export { jumpChainForTests, makeTestCertificates, type JumpChainForTests, type TestCertificates } from './ssh-fixtures.js';

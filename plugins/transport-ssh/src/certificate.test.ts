@@ -1,10 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isUnreachableError, type Host } from '@fettle/core';
-import { sshdForTests } from '@fettle/testkit';
+import { makeTestCertificates, sshdForTests } from '@fettle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectHost, rejection, testContext } from './test-support.js';
 
@@ -14,28 +11,15 @@ import { connectHost, rejection, testContext } from './test-support.js';
  * neither user nor host certificates, so this transport cannot reach it; what matters
  * is that it says why, naming the setting and the transport that can.
  */
-const dir = mkdtempSync(path.join(tmpdir(), 'fettle-ssh-ca-'));
-const keygen = (...args: string[]): void => void execFileSync('ssh-keygen', ['-q', ...args], { stdio: 'ignore' });
-const ca = path.join(dir, 'ca');
-const hostKey = path.join(dir, 'host_ed25519');
-const userKey = path.join(dir, 'user_ed25519');
-keygen('-t', 'ed25519', '-N', '', '-C', 'fettle test CA', '-f', ca);
-keygen('-t', 'ed25519', '-N', '', '-f', hostKey);
-keygen('-t', 'ed25519', '-N', '', '-f', userKey);
-// Host certificate for 127.0.0.1; user certificate for the login user (ssh picks up user_ed25519-cert.pub itself).
-keygen('-s', ca, '-I', 'fettle-test-host', '-h', '-n', '127.0.0.1', '-V', '-5m:+1h', `${hostKey}.pub`);
-const user = execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
-keygen('-s', ca, '-I', 'fettle-test-user', '-n', user, '-V', '-5m:+1h', `${userKey}.pub`);
+const certs = makeTestCertificates('fettle-ssh-ca-');
+const { dir, ca, hostKey } = certs;
 
 describe('ssh transport (ssh2) and a certificate-only host', () => {
-  const sshd = sshdForTests({
-    hosts: ['node1'],
-    extraConfig: [`AuthorizedKeysFile none`, `TrustedUserCAKeys ${ca}.pub`, `HostKey ${hostKey}`, `HostCertificate ${hostKey}-cert.pub`].join('\n'),
-  });
+  const sshd = sshdForTests({ hosts: ['node1'], extraConfig: certs.sshdConfig });
   beforeAll(sshd.start);
   afterAll(async () => {
     await sshd.stop();
-    await rm(dir, { recursive: true, force: true });
+    certs.remove();
   });
 
   async function configWith(knownHostsLines: string[]): Promise<string> {
@@ -43,10 +27,7 @@ describe('ssh transport (ssh2) and a certificate-only host', () => {
     const knownHosts = path.join(dir, `known_hosts.${knownHostsLines.length}`);
     await writeFile(knownHosts, knownHostsLines.map((line) => `${line}\n`).join(''));
     const config = path.join(dir, `ssh_config.${knownHostsLines.length}`);
-    await writeFile(
-      config,
-      ['Host ca-host', '  HostName 127.0.0.1', `  Port ${kit.port}`, `  User ${user}`, `  IdentityFile ${userKey}`, `  CertificateFile ${userKey}-cert.pub`, '  IdentitiesOnly yes', '  IdentityAgent none', `  UserKnownHostsFile ${knownHosts}`, '  GlobalKnownHostsFile /dev/null', ''].join('\n'),
-    );
+    await writeFile(config, certs.clientConfig('ca-host', kit.port, knownHosts));
     return config;
   }
   const host = (config: string): Host => ({ name: 'ca-host', transport: 'ssh', transportOptions: { sshConfig: config }, groups: [], roles: [], vars: {}, readonly: false });
