@@ -8,8 +8,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sshdForTests } from '@fettle/testkit';
-import { main } from './main.js';
-import { sitesRoot } from './test-sites.js';
+import { runInProcess, sitesRoot } from './test-sites.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const plugin = (name: string): string => pathToFileURL(path.resolve(here, `../../../plugins/${name}/dist/index.js`)).href;
@@ -219,21 +218,7 @@ function writeSite(entry: Case): string {
 }
 
 /** Run the CLI in this process, capturing what it writes. */
-async function fettle(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = (chunk: string | Uint8Array) => ((stdout += String(chunk)), true);
-  process.stderr.write = (chunk: string | Uint8Array) => ((stderr += String(chunk)), true);
-  try {
-    const code = await main(args);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+const fettle = runInProcess;
 
 const STACK = /^\s+at .+:\d+(:\d+)?\)?$/m;
 

@@ -5,8 +5,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { ItemStatus, RunResult } from '@fettle/core';
-import { main } from './main.js';
-import { removedAfterAll, sitesRoot } from './test-sites.js';
+import { removedAfterAll, runInProcess, sitesRoot } from './test-sites.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const made = removedAfterAll();
@@ -41,17 +40,8 @@ export default defineSite({
 }
 
 async function fettle(args: readonly string[]): Promise<{ code: number; stdout: string }> {
-  let stdout = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = (chunk: string | Uint8Array) => ((stdout += String(chunk)), true);
-  process.stderr.write = () => true;
-  try {
-    return { code: await main([...args, '--verbose']), stdout };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
+  const { code, stdout } = await runInProcess([...args, '--verbose']);
+  return { code, stdout };
 }
 
 /** The status an item line on screen says, from its word. */

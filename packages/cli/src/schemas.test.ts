@@ -5,8 +5,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
-import { main } from './main.js';
-import { example, removedAfterAll, sitesRoot } from './test-sites.js';
+import { example, removedAfterAll, runInProcess, sitesRoot } from './test-sites.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const schemaDir = path.resolve(here, '../schemas');
@@ -23,18 +22,8 @@ function validator(name: string): (value: unknown) => void {
 }
 
 async function json(args: readonly string[]): Promise<{ code: number; document: unknown }> {
-  let stdout = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = (chunk: string | Uint8Array) => ((stdout += String(chunk)), true);
-  process.stderr.write = () => true;
-  try {
-    const code = await main([...args, '--json']);
-    return { code, document: JSON.parse(stdout) as unknown };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
+  const { code, stdout } = await runInProcess([...args, '--json']);
+  return { code, document: JSON.parse(stdout) as unknown };
 }
 
 /** The example site, with a readonly host, a triggered item, a task and an unreachable host added. */

@@ -4,6 +4,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import { main } from './main.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The built CLI, as a user runs it. */
@@ -21,4 +22,21 @@ export function removedAfterAll(): string[] {
     for (const dir of made) rmSync(dir, { recursive: true, force: true });
   });
   return made;
+}
+
+/** Run the CLI in this process (its exit code, and what it wrote to stdout and stderr). */
+export async function runInProcess(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  process.stdout.write = (chunk: string | Uint8Array) => ((stdout += String(chunk)), true);
+  process.stderr.write = (chunk: string | Uint8Array) => ((stderr += String(chunk)), true);
+  try {
+    const code = await main(args);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
 }
