@@ -94,17 +94,21 @@ function assertWholeFiles(host: string): number {
   return whole;
 }
 
-/** Kill the victim's sessions as soon as its first files land (files are then in flight). */
+/**
+ * Kill the victim's sessions while its files are in flight: as soon as the write's temp
+ * folder appears beside the targets. (Not "as soon as anything is in the folder": one tar
+ * command can place all 200 files between two looks, and then nothing is in flight.)
+ */
 function killWhenWriting(victim: string): { killed: () => number } {
   let killed = 0;
   const dir = path.join(rootOf(victim), 'data');
   const timer = setInterval(() => {
     if (killed > 0) return;
-    if (existsSync(dir) && readdirSync(dir).length > 0) {
+    if (existsSync(dir) && readdirSync(dir).some((name) => name.includes('.fettle-tmp-'))) {
       killed = kit(victim).killSessions();
       if (killed > 0) clearInterval(timer);
     }
-  }, 2);
+  }, 1);
   setTimeout(() => clearInterval(timer), 60_000).unref();
   return { killed: () => killed };
 }
