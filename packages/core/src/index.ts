@@ -7,12 +7,14 @@ export type {
   ExecResult,
   ExecOptions,
   FileOwnership,
+  FileData,
+  LocalFile,
   RemoteStat,
   ConnectContext,
   TransportHop,
   TransportDescription,
 } from './protocols/transport.js';
-export { defineTransport, UnreachableError, isUnreachableError } from './protocols/transport.js';
+export { defineTransport, UnreachableError, isUnreachableError, isLocalFile } from './protocols/transport.js';
 export type { Fact, FactEnv, FactPerQuery, QueryOutput } from './protocols/fact.js';
 export { defineFact, defineFactPerQuery, factEnv } from './protocols/fact.js';
 export type { Shell, HostPath, ShellValue, ShellSeparator } from './protocols/shell.js';
@@ -56,5 +58,5 @@ export { runSite, type SiteRunOptions } from './engine/engine.js';
 export type { RunMode, ItemStatus, ItemResult, HostStatus, HostResult, Summary, RunResult, EngineEvent } from './engine/results.js';
 export { stampPath, taskStamps, writeStamp, type Stamp } from './tasks/index.js';
 export { z } from 'zod';
-export { writeFileAtomic, type AtomicWriteOptions } from './local-files.js';
+export { writeFileAtomic, localFile, localFileChunks, type AtomicWriteOptions } from './local-files.js';
 export { runItems, type RunItemsOptions } from './engine/run-items.js';

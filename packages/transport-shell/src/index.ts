@@ -3,6 +3,6 @@
  * commands, every write of one tick in one tar stream into one command.
  */
 export { tarWriter, osReason, TEMP_MARK, type Runner, type TarWriterOptions } from './tar-writes.js';
-export { tarArchive, type TarEntry } from './tar.js';
+export { tarArchive, tarPayload, sendPayload, type TarEntry, type TarPart, type Payload } from './tar.js';
 export { commandReads, typeOfMode, type FileReads } from './reads.js';
 export { controllerStateDir, Leftovers, sweepingFirst } from './leftovers.js';

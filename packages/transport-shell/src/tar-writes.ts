@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { FettleError, isUnreachableError, shellQuote, type ExecResult, type FileOwnership } from '@fettle/core';
-import { tarArchive } from './tar.js';
+import { FettleError, isLocalFile, isUnreachableError, shellQuote, type ExecResult, type FileOwnership, type LocalFile } from '@fettle/core';
+import { tarArchive, tarPayload, type Payload } from './tar.js';
 
-/** Runs a command (already wrapped for become) with optional stdin. */
-export type Runner = (command: string, stdin?: Buffer) => Promise<ExecResult>;
+/** Runs a command (already wrapped for become) with optional stdin (bytes, or a stream: see `sendPayload`). */
+export type Runner = (command: string, stdin?: Payload) => Promise<ExecResult>;
 
 /** The mark in the name of every temp folder (and file) fettle creates beside a target: `.NAME.fettle-tmp-RANDOM`. */
 export const TEMP_MARK = '.fettle-tmp-';
@@ -31,7 +31,8 @@ export interface TarWriterOptions {
 
 interface PendingWrite {
   readonly target: string;
-  readonly data: Buffer;
+  /** In memory, or a controller file streamed into the archive as it is sent. */
+  readonly data: Buffer | LocalFile;
   readonly mode: string;
   readonly owner: string | undefined;
   readonly group: string | undefined;
@@ -55,7 +56,7 @@ interface Group {
  * of each folder with one `mv`, and removes the temp folders (a trap does it on
  * any failure or hang-up). A constant number of processes per folder, not per file.
  */
-export function tarWriter(run: Runner, options: TarWriterOptions): (target: string, data: string | Uint8Array, ownership?: FileOwnership) => Promise<void> {
+export function tarWriter(run: Runner, options: TarWriterOptions): (target: string, data: string | Uint8Array | LocalFile, ownership?: FileOwnership) => Promise<void> {
   const { hostName } = options;
   let queue: PendingWrite[] = [];
 
@@ -70,9 +71,10 @@ export function tarWriter(run: Runner, options: TarWriterOptions): (target: stri
     const groups = groupByFolder(writes, token);
     const script = writeScript(groups);
     const entries = groups.flatMap((group) => group.writes.map((write) => ({ name: member(group, write), data: write.data, mode: 0o600 })));
+    const payload = tarPayload(tarArchive(entries));
     let result: ExecResult;
     try {
-      result = await run(`sh -c ${shellQuote(script)}`, Buffer.concat(tarArchive(entries)));
+      result = await run(`sh -c ${shellQuote(script)}`, payload.stdin);
       if (result.code === null) await options.alive?.();
     } catch (error) {
       // The command may have died half way (connection lost): its temp folders are swept at the next contact.
@@ -81,7 +83,9 @@ export function tarWriter(run: Runner, options: TarWriterOptions): (target: stri
       return;
     }
     const report = parseReport(result.stdout.toString('utf8'));
-    const stderr = result.stderr.toString('utf8').trim();
+    // A local file that could not be sent cut the archive short: that is the reason, not tar's "unexpected EOF".
+    const stderr = payload.failure()?.message ?? result.stderr.toString('utf8').trim();
+    if (payload.failure()) report.general = stderr;
     const failWith = (write: PendingWrite, reason: string): void => write.reject(writeError(write.target, reason, hostName, options.user));
     if (!report.done && !report.abandoned) {
       const reason = report.general ?? (stderr || `the write command exited ${String(result.code ?? result.signal)}`);
@@ -111,7 +115,7 @@ export function tarWriter(run: Runner, options: TarWriterOptions): (target: stri
     new Promise<void>((resolve, reject) => {
       const mode = parseMode(ownership.mode, hostName);
       if (queue.length === 0) setImmediate(flush);
-      queue.push({ target, data: Buffer.from(data), mode, owner: ownership.owner, group: ownership.group, resolve, reject });
+      queue.push({ target, data: isLocalFile(data) ? data : Buffer.from(data), mode, owner: ownership.owner, group: ownership.group, resolve, reject });
     });
 }
 
@@ -127,12 +131,13 @@ function intoBatches(writes: readonly PendingWrite[]): PendingWrite[][] {
     let script = 0;
     for (const write of rest) {
       const cost = 4 * (write.target.length + 16);
-      const full = batch.length > 0 && (bytes + write.data.length > BATCH_BYTES || batch.length >= BATCH_FILES || script + cost > SCRIPT_BYTES);
+      const size = isLocalFile(write.data) ? write.data.size : write.data.length;
+      const full = batch.length > 0 && (bytes + size > BATCH_BYTES || batch.length >= BATCH_FILES || script + cost > SCRIPT_BYTES);
       if (full || targets.has(write.target)) later.push(write);
       else {
         batch.push(write);
         targets.add(write.target);
-        bytes += write.data.length;
+        bytes += size;
         script += cost;
       }
     }

@@ -1,3 +1,6 @@
+import { Readable, type Writable } from 'node:stream';
+import { isLocalFile, localFileChunks, type LocalFile } from '@fettle/core';
+
 /**
  * A minimal tar (ustar, with a pax header for long names) writer: regular files
  * only, which is all a batch of writes needs. GNU tar, busybox tar and bsdtar read it.
@@ -10,7 +13,8 @@ const RECORD = 20 * BLOCK;
 export interface TarEntry {
   /** Relative member name (`etc/app/.files.fettle-tmp-…/app.conf`). */
   readonly name: string;
-  readonly data: Uint8Array;
+  /** The bytes, or a controller file streamed when the archive is sent (never held whole). */
+  readonly data: Uint8Array | LocalFile;
   /** Permission bits in the header (the writer sets the final mode itself). */
   readonly mode: number;
 }
@@ -47,16 +51,19 @@ function paxRecord(key: string, value: Buffer): Buffer {
 
 const padding = (size: number): Buffer => Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
 
+/** A piece of an archive: bytes, or a local file's bytes to be read when it is sent. */
+export type TarPart = Buffer | LocalFile;
+
 /**
- * The archive as a list of buffers (file data is referenced, not copied), ending
+ * The archive as a list of parts (file data is referenced, not copied), ending
  * with the two zero blocks and padded to a whole record.
  */
-export function tarArchive(entries: readonly TarEntry[]): Buffer[] {
-  const parts: Buffer[] = [];
+export function tarArchive(entries: readonly TarEntry[]): TarPart[] {
+  const parts: TarPart[] = [];
   let total = 0;
-  const push = (part: Buffer): void => {
+  const push = (part: TarPart): void => {
     parts.push(part);
-    total += part.length;
+    total += isLocalFile(part) ? part.size : part.length;
   };
   for (const entry of entries) {
     const name = Buffer.from(entry.name, 'utf8');
@@ -66,13 +73,53 @@ export function tarArchive(entries: readonly TarEntry[]): Buffer[] {
       push(pax);
       push(padding(pax.length));
     }
-    const data = Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength);
-    push(header(name, data.length, entry.mode, '0'));
-    if (data.length > 0) push(data);
-    push(padding(data.length));
+    const data = isLocalFile(entry.data) ? entry.data : Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength);
+    const size = isLocalFile(data) ? data.size : data.length;
+    push(header(name, size, entry.mode, '0'));
+    if (size > 0) push(data);
+    push(padding(size));
   }
   push(Buffer.alloc(2 * BLOCK));
   const rest = (RECORD - (total % RECORD)) % RECORD;
   if (rest > 0) push(Buffer.alloc(rest));
   return parts;
+}
+
+/** A command's stdin: bytes, or a stream of them (ended by its producer). */
+export type Payload = Buffer | Readable;
+
+/**
+ * What to put on the command's stdin: one buffer when every part is in memory, else
+ * a stream that reads each local file as it goes (bounded memory whatever its size).
+ * A local file that cannot be read, or changed size, ends the stream early instead
+ * of failing it: tar sees a short archive and writes nothing into place, and
+ * `failure()` says why.
+ */
+export function tarPayload(parts: readonly TarPart[]): { stdin: Payload; failure(): Error | undefined } {
+  if (parts.every((part) => !isLocalFile(part))) return { stdin: Buffer.concat(parts as Buffer[]), failure: () => undefined };
+  let failed: Error | undefined;
+  const chunks = async function* (): AsyncGenerator<Buffer> {
+    try {
+      for (const part of parts) {
+        if (isLocalFile(part)) yield* localFileChunks(part);
+        else yield part;
+      }
+    } catch (error) {
+      failed = error instanceof Error ? error : new Error(String(error));
+    }
+  };
+  return { stdin: Readable.from(chunks(), { objectMode: false }), failure: () => failed };
+}
+
+/**
+ * Put a payload on a command's stdin and end it. A stream is written with back
+ * pressure (one chunk in flight per `drain`), so memory stays bounded.
+ */
+export function sendPayload(sink: Writable, payload: Payload | undefined): void {
+  if (payload === undefined || Buffer.isBuffer(payload)) {
+    sink.end(payload);
+    return;
+  }
+  payload.on('error', () => sink.end());
+  payload.pipe(sink);
 }

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { FettleError, defineItemType, sh, z, type ItemInstance } from '@fettle/core';
+import { FettleError, defineItemType, localFile, localFileChunks, sh, z, type ItemInstance, type LocalFile } from '@fettle/core';
 import { fileStat } from './facts.js';
 import { applyOwnership, modeSchema, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
 
 const DETAIL_LIMIT = 256 * 1024;
+/** A `source` file larger than this is never read whole: hashed and sent as a stream. */
+const STREAM_ABOVE = 1024 * 1024;
 
 const attributes = z
   .strictObject({
@@ -26,11 +28,39 @@ const attributes = z
 
 type FileAttrs = z.output<typeof attributes>;
 
-async function desiredContent(attrs: FileAttrs, siteDir: string): Promise<Buffer | undefined> {
-  if (attrs.source !== undefined) return readFile(path.resolve(siteDir, attrs.source));
-  if (attrs.content instanceof Uint8Array) return Buffer.from(attrs.content);
-  if (attrs.content !== undefined) return Buffer.from(attrs.content, attrs.encoding === 'base64' ? 'base64' : 'utf8');
+/** The wanted bytes (in memory), or a large `source` file to stream, with its sha256; undefined when content is not managed. */
+async function desiredContent(attrs: FileAttrs, siteDir: string): Promise<{ sha256: string; data: Buffer | LocalFile } | undefined> {
+  if (attrs.source !== undefined) {
+    const file = path.resolve(siteDir, attrs.source);
+    const info = await stat(file);
+    if (info.size > STREAM_ABOVE) {
+      const source = await localFile(file);
+      return { sha256: await hashOf(source, info.mtimeMs), data: source };
+    }
+    return inMemory(await readFile(file));
+  }
+  if (attrs.content instanceof Uint8Array) return inMemory(Buffer.from(attrs.content));
+  if (attrs.content !== undefined) return inMemory(Buffer.from(attrs.content, attrs.encoding === 'base64' ? 'base64' : 'utf8'));
   return undefined; // content not managed
+}
+
+const inMemory = (data: Buffer): { sha256: string; data: Buffer } => ({ sha256: createHash('sha256').update(data).digest('hex'), data });
+
+/** One hash per large source file per run, not one per host (keyed by path, size and mtime). */
+const hashes = new Map<string, Promise<string>>();
+
+function hashOf(source: LocalFile, mtimeMs: number): Promise<string> {
+  const key = `${source.localPath}\0${String(source.size)}\0${String(mtimeMs)}`;
+  let hash = hashes.get(key);
+  if (!hash) {
+    hash = (async () => {
+      const digest = createHash('sha256');
+      for await (const chunk of localFileChunks(source)) digest.update(chunk);
+      return digest.digest('hex');
+    })();
+    hashes.set(key, hash);
+  }
+  return hash;
 }
 
 /** A file whose content comes from a secret is readable by its owner only, unless the item says otherwise. */
@@ -68,7 +98,8 @@ export const fileItem = defineItemType({
     const content = await desiredContent(item.attrs, context.siteDir);
     return {
       type: 'file',
-      ...(content === undefined ? {} : { sha256: createHash('sha256').update(content).digest('hex'), _content: content }),
+      // `_content`: not compared, not shown; the bytes (or the large file) the fix writes.
+      ...(content === undefined ? {} : { sha256: content.sha256, _content: content.data }),
       mode: fileMode(item),
       ...ownershipState(item.attrs),
     };
@@ -88,7 +119,7 @@ export const fileItem = defineItemType({
     }
     const rewrite = change.sdict === null || change.keys.includes('sha256') || change.keys.includes('type');
     if (rewrite) {
-      const content = (change.cdict['_content'] as Buffer | undefined) ?? Buffer.alloc(0);
+      const content = (change.cdict['_content'] as Buffer | LocalFile | undefined) ?? Buffer.alloc(0);
       await context.writeFile(item.name, content, { mode: fileMode(item), owner: item.attrs.owner, group: item.attrs.group });
       return;
     }

@@ -1,5 +1,10 @@
-import { readFileSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync, closeSync, createReadStream } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryHostStore, Registry, runSite, secret, type EngineEvent, type ItemMap, type RunMode, type SecretStore, type SiteConfig } from '@fettle/core';
 import { silentHost, sshdForTests, type SshdKit } from '@fettle/testkit';
@@ -156,4 +161,45 @@ describe.each(TRANSPORTS)('file items over SSH through the engine ($transport tr
     expect(readFileSync(token, 'utf8')).toBe(SECRET);
     expect(statSync(token).mode & 0o777).toBe(0o600);
   });
+
+  it('streams a large source file: written exactly, and the controller never holds it whole', async () => {
+    const kit = sshd.get();
+    const siteDir = mkdtempSync(path.join(tmpdir(), 'fettle-big-source-'));
+    try {
+      // 96 MiB (a random MiB, repeated) and 1 KiB: the same apply, each in a fresh process.
+      const block = randomBytes(1024 * 1024);
+      const fd = openSync(path.join(siteDir, 'big.bin'), 'w');
+      for (let i = 0; i < 96; i++) writeSync(fd, block);
+      closeSync(fd);
+      const small = openSync(path.join(siteDir, 'small.bin'), 'w');
+      writeSync(small, block.subarray(0, 1024));
+      closeSync(small);
+      const apply = async (source: string, target: string) => {
+        const input = { transport: current.transport, siteDir, source, target, host: sshHost(kit, 'web3') };
+        const { stdout } = await promisify(execFile)(process.execPath, [fixture, JSON.stringify(input)], { encoding: 'utf8' });
+        return JSON.parse(stdout) as { status: string; error?: string; maxRssMb: number };
+      };
+      const baseline = await apply('small.bin', '/small.bin');
+      const streamed = await apply('big.bin', '/big.bin');
+      expect(baseline, baseline.error).toMatchObject({ status: 'changed' });
+      expect(streamed, streamed.error).toMatchObject({ status: 'changed' });
+      const written = path.join(kit.hosts['web3']?.root ?? '', 'big.bin');
+      expect(await sha256(written)).toBe(await sha256(path.join(siteDir, 'big.bin')));
+      expect(statSync(written).mode & 0o777).toBe(0o640);
+      // Read whole, the 96 MiB would be in memory at least once (more with the tar stream around it).
+      expect(streamed.maxRssMb - baseline.maxRssMb).toBeLessThan(40);
+      // Hashed by stream on the next run too: nothing to do.
+      expect(await apply('big.bin', '/big.bin')).toMatchObject({ status: 'ok' });
+    } finally {
+      rmSync(siteDir, { recursive: true, force: true });
+    }
+  });
 });
+
+const fixture = fileURLToPath(new URL('../test-fixtures/apply-source.mjs', import.meta.url));
+
+async function sha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { lstat, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { definePlugin, defineTransport, writeFileAtomic, z, type ExecResult, type FileOwnership, type Transport } from '@fettle/core';
+import { definePlugin, defineTransport, writeFileAtomic, z, type ExecResult, type FileOwnership, type LocalFile, type Transport } from '@fettle/core';
 import { resolveIds } from './accounts.js';
 
 const options = z.strictObject({
@@ -29,7 +29,7 @@ function execLocal(command: string, stdin: string | Uint8Array | undefined, time
 }
 
 /** Write atomically (temp file beside the target, fsync, mode and owner, rename), owner names resolved locally. */
-export async function writeLocalFile(target: string, data: string | Uint8Array, ownership: FileOwnership = {}): Promise<void> {
+export async function writeLocalFile(target: string, data: string | Uint8Array | LocalFile, ownership: FileOwnership = {}): Promise<void> {
   const ids = ownership.owner !== undefined || ownership.group !== undefined ? await resolveIds(ownership.owner, ownership.group) : undefined;
   await writeFileAtomic(target, data, { mode: ownership.mode === undefined ? 0o644 : parseInt(ownership.mode, 8), uid: ids?.uid, gid: ids?.gid });
 }
@@ -56,6 +56,7 @@ export const localTransport = defineTransport({
       exec: (command, execOptions = {}) => execLocal(command, execOptions.stdin, execOptions.timeoutMs),
       readFile: readOrNull,
       writeFile: writeLocalFile,
+      writeLocalFile,
       async stat(file) {
         try {
           const stats = await lstat(file);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { FettleError, shellQuote, type ConnectContext } from '@fettle/core';
+import { sendPayload, type Payload } from '@fettle/transport-shell';
 import type { StdinGate } from './exec.js';
 import type { OpensshOptions } from './options.js';
 
@@ -73,7 +74,7 @@ class SudoGate implements StdinGate {
   #prompts = 0;
   readonly #kept: Buffer[] = [];
   #stdin: Parameters<StdinGate['start']>[0] | undefined;
-  #payload: Buffer | undefined;
+  #payload: Payload | undefined;
   #fail: (error: Error) => void = () => undefined;
 
   constructor(
@@ -84,7 +85,7 @@ class SudoGate implements StdinGate {
     readonly onRejected: () => void,
   ) {}
 
-  start(stdin: Parameters<StdinGate['start']>[0], payload: Buffer | undefined, fail: (error: Error) => void): void {
+  start(stdin: Parameters<StdinGate['start']>[0], payload: Payload | undefined, fail: (error: Error) => void): void {
     this.#stdin = stdin;
     this.#payload = payload;
     this.#fail = fail;
@@ -101,7 +102,7 @@ class SudoGate implements StdinGate {
         this.#keep(this.#pending.slice(atReady + this.ready.length));
         this.#pending = '';
         this.#ready = true;
-        this.#stdin?.end(this.#payload);
+        if (this.#stdin) sendPayload(this.#stdin, this.#payload);
         return;
       }
       if (atPrompt < 0) return;

@@ -1,17 +1,19 @@
 import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { FettleError, UnreachableError, type ExecResult } from '@fettle/core';
+import { sendPayload, type Payload } from '@fettle/transport-shell';
 import type { Master } from './master.js';
 
 /** Controls a command's stdin from what it writes on stderr (sudo's password prompt). */
 export interface StdinGate {
-  start(stdin: { write(data: string | Buffer): void; end(data?: Buffer): void }, payload: Buffer | undefined, fail: (error: Error) => void): void;
+  start(stdin: Writable, payload: Payload | undefined, fail: (error: Error) => void): void;
   onStderr(chunk: Buffer): void;
   /** stderr without the gate's markers. */
   stderr(): Buffer;
 }
 
 export interface RunOptions {
-  readonly stdin?: Buffer | undefined;
+  readonly stdin?: Payload | undefined;
   readonly timeoutMs?: number | undefined;
   readonly gate?: StdinGate | undefined;
 }
@@ -73,7 +75,7 @@ export class Sessions {
         resolve({ code, signal: signal ?? undefined, stdout: Buffer.concat(stdout), stderr: errText });
       });
       if (options.gate) options.gate.start(child.stdin, options.stdin, fail);
-      else child.stdin.end(options.stdin);
+      else sendPayload(child.stdin, options.stdin);
     });
   }
 

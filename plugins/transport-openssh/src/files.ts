@@ -1,9 +1,9 @@
-import type { FileOwnership, RemoteStat } from '@fettle/core';
+import type { FileOwnership, LocalFile, RemoteStat } from '@fettle/core';
 import { commandReads, tarWriter, type Runner, type TarWriterOptions } from '@fettle/transport-shell';
 
 export interface FileOps {
   readFile(path: string): Promise<Buffer | null>;
-  writeFile(path: string, data: string | Uint8Array, ownership?: FileOwnership): Promise<void>;
+  writeFile(path: string, data: string | Uint8Array | LocalFile, ownership?: FileOwnership): Promise<void>;
   stat(path: string): Promise<RemoteStat | null>;
 }
 

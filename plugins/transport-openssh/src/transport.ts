@@ -1,5 +1,5 @@
 import { defineTransport, FettleError, type ConnectContext, type ExecResult, type Host, type Transport, type TransportDefinition } from '@fettle/core';
-import { Leftovers, sweepingFirst } from '@fettle/transport-shell';
+import { Leftovers, sweepingFirst, type Payload } from '@fettle/transport-shell';
 import { createBecome } from './become.js';
 import { commandLine, effectiveSettings } from './command-line.js';
 import { describeHops } from './describe.js';
@@ -42,7 +42,7 @@ export const opensshTransport: TransportDefinition<typeof opensshOptionsSchema> 
 
     // Temp folders a lost connection left last time go in the first command (the same record the ssh2 transport keeps).
     const leftovers = new Leftovers(`${user}@${settings.get('hostname')?.[0] ?? line.destination}_${settings.get('port')?.[0] ?? '22'}`);
-    const runAsTarget = sweepingFirst(leftovers, (command: string, stdin?: Buffer, timeout: number | undefined = options.commandTimeoutMs): Promise<ExecResult> => {
+    const runAsTarget = sweepingFirst(leftovers, (command: string, stdin?: Payload, timeout: number | undefined = options.commandTimeoutMs): Promise<ExecResult> => {
       const wrapped = become.wrap(command);
       if (wrapped.refuse) return Promise.reject(wrapped.refuse);
       return sessions.run(wrapped.command, { stdin, timeoutMs: timeout, gate: wrapped.gate });
@@ -58,6 +58,7 @@ export const opensshTransport: TransportDefinition<typeof opensshOptionsSchema> 
         runAsTarget(command, execOptions.stdin === undefined ? undefined : Buffer.from(execOptions.stdin), execOptions.timeoutMs ?? options.commandTimeoutMs),
       readFile: (path) => files.readFile(path),
       writeFile: (path, data, ownership) => files.writeFile(path, data, ownership),
+      writeLocalFile: (path, file, ownership) => files.writeFile(path, file, ownership),
       stat: (path) => files.stat(path),
       close: () => master.close(),
     };

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { FettleError, shellQuote, type ConnectContext } from '@fettle/core';
+import { sendPayload, type Payload } from '@fettle/transport-shell';
 import type { ClientChannel } from 'ssh2';
 import type { StdinGate } from './exec.js';
 import type { SshOptions } from './options.js';
@@ -78,7 +79,7 @@ class SudoGate implements StdinGate {
   #prompts = 0;
   readonly #kept: Buffer[] = [];
   #stream: ClientChannel | undefined;
-  #payload: Buffer | undefined;
+  #payload: Payload | undefined;
   #fail: (error: Error) => void = () => undefined;
 
   constructor(
@@ -89,7 +90,7 @@ class SudoGate implements StdinGate {
     readonly hostName: string,
   ) {}
 
-  start(stream: ClientChannel, payload: Buffer | undefined, fail: (error: Error) => void): void {
+  start(stream: ClientChannel, payload: Payload | undefined, fail: (error: Error) => void): void {
     this.#stream = stream;
     this.#payload = payload;
     this.#fail = fail;
@@ -107,7 +108,7 @@ class SudoGate implements StdinGate {
         this.#pending = '';
         this.#ready = true;
         this.#keep(rest);
-        this.#stream?.end(this.#payload);
+        if (this.#stream) sendPayload(this.#stream, this.#payload);
         return;
       }
       if (atPrompt < 0) return;

@@ -1,4 +1,5 @@
 import { FettleError, type ExecResult } from '@fettle/core';
+import { sendPayload, type Payload } from '@fettle/transport-shell';
 import type { ClientChannel } from 'ssh2';
 import { openWithRetry } from './channels.js';
 import type { SshConnection } from './connection.js';
@@ -9,13 +10,13 @@ import type { SshConnection } from './connection.js';
  * bytes that belong to the command.
  */
 export interface StdinGate {
-  start(stream: ClientChannel, payload: Buffer | undefined, fail: (error: Error) => void): void;
+  start(stream: ClientChannel, payload: Payload | undefined, fail: (error: Error) => void): void;
   onStderr(chunk: Buffer): void;
   stderr(): Buffer;
 }
 
 export interface RunOptions {
-  readonly stdin?: Buffer | undefined;
+  readonly stdin?: Payload | undefined;
   readonly timeoutMs?: number | undefined;
   readonly gate?: StdinGate | undefined;
 }
@@ -103,7 +104,7 @@ function drive(
     stream.close();
     finish(error);
   });
-  else stream.end(options.stdin);
+  else sendPayload(stream, options.stdin);
 }
 
 function toError(value: unknown): Error {

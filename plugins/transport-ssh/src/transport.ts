@@ -7,7 +7,7 @@ import { sshOptionsSchema, type SshOptions } from './options.js';
 import { resolveSettings } from './settings.js';
 import { formatSshValues } from './ssh-values.js';
 import { SftpFiles } from './sftp.js';
-import { commandReads, Leftovers, sweepingFirst, tarWriter, type FileReads } from '@fettle/transport-shell';
+import { commandReads, Leftovers, sweepingFirst, tarWriter, type FileReads, type Payload } from '@fettle/transport-shell';
 
 /**
  * The `ssh` transport: one ssh2 connection per host, commands on channels
@@ -40,7 +40,7 @@ export const sshTransport: TransportDefinition<typeof sshOptionsSchema> = define
     const { target } = settings;
     const leftovers = new Leftovers(`${target.user}@${target.hostname}_${String(target.port)}`);
     // Temp files a lost connection left last time go in the first command: no extra round trip.
-    const runAsTarget = sweepingFirst(leftovers, async (command: string, stdin?: Buffer, timeoutMs: number | undefined = options.commandTimeoutMs): Promise<ExecResult> => {
+    const runAsTarget = sweepingFirst(leftovers, async (command: string, stdin?: Payload, timeoutMs: number | undefined = options.commandTimeoutMs): Promise<ExecResult> => {
       const wrapped = become.wrap(command);
       if (wrapped.refuse) throw wrapped.refuse;
       return runCommand(connection, wrapped.command, { stdin, timeoutMs, gate: wrapped.gate });
@@ -62,6 +62,7 @@ export const sshTransport: TransportDefinition<typeof sshOptionsSchema> = define
         runAsTarget(command, execOptions.stdin === undefined ? undefined : Buffer.from(execOptions.stdin), execOptions.timeoutMs ?? options.commandTimeoutMs),
       readFile: (path) => files.readFile(path),
       writeFile,
+      writeLocalFile: writeFile,
       stat: (path) => files.stat(path),
       close: () => connection.close(),
     };

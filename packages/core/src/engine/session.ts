@@ -1,10 +1,11 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Fact, FactEnv } from '../protocols/fact.js';
 import { hostPathUnder, mapItemPath, shellQuote, shellText } from '../protocols/shell.js';
 import type { Host } from '../protocols/host.js';
 import type { ItemContext, RunResult, WriteOptions } from '../protocols/item.js';
 import type { ExecOptions, ExecResult, FileOwnership, Transport } from '../protocols/transport.js';
-import { isUnreachableError, type UnreachableError } from '../protocols/transport.js';
+import { isLocalFile, isUnreachableError, type UnreachableError } from '../protocols/transport.js';
 import { FettleError } from '../errors.js';
 import { buildBatchScript, parseBatchOutput, unframedStderr, type BatchOp } from './batch.js';
 
@@ -94,7 +95,10 @@ export class HostSession {
           }
         }
         this.stats.fileWrites++;
-        return this.#watch(transport.writeFile(target, data, ownership));
+        if (!isLocalFile(data)) return this.#watch(transport.writeFile(target, data, ownership));
+        // A transport that cannot stream gets the file's bytes (read whole, as it asks).
+        const write = transport.writeLocalFile ? transport.writeLocalFile(target, data, ownership) : readFile(data.localPath).then((bytes) => transport.writeFile(target, bytes, ownership));
+        return this.#watch(write);
       },
       warn: (message) => warn?.(message),
     };

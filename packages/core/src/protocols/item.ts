@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { ExecOptions, FileOwnership } from './transport.js';
+import type { ExecOptions, FileData, FileOwnership } from './transport.js';
 import type { Fact } from './fact.js';
 import type { Host } from './host.js';
 import type { HostPath, Shell } from './shell.js';
@@ -67,7 +67,7 @@ export interface ItemContext {
   /** Decrypt a secret for this host (registered for redaction first). */
   secret(name: string): Promise<string>;
   /** Write a file atomically (temp, fsync, mode/owner, rename); `createParents` first makes missing folders (one batched `mkdir -p`). */
-  writeFile(path: string, data: string | Uint8Array, ownership?: FileOwnership, options?: WriteOptions): Promise<void>;
+  writeFile(path: string, data: FileData, ownership?: FileOwnership, options?: WriteOptions): Promise<void>;
   /** Tell the user something that is not a failure (a deprecated attribute, a value the host rounded); printed with the host and item. */
   warn(message: string): void;
   /** Folder of the site, for attributes that name files in the site. */

@@ -22,6 +22,24 @@ export interface FileOwnership {
   readonly group?: string | undefined;
 }
 
+/**
+ * A file on the controller to copy to a host without holding it in memory: the
+ * transport streams exactly `size` bytes from `localPath` (a file that changed
+ * size since is refused, never written half). Made by `localFile()`.
+ */
+export interface LocalFile {
+  readonly kind: 'local-file';
+  readonly localPath: string;
+  readonly size: number;
+}
+
+/** What an item may write: text, bytes, or a file on the controller streamed to the host. */
+export type FileData = string | Uint8Array | LocalFile;
+
+export function isLocalFile(data: unknown): data is LocalFile {
+  return typeof data === 'object' && data !== null && (data as { kind?: unknown }).kind === 'local-file';
+}
+
 export interface RemoteStat {
   readonly type: 'file' | 'directory' | 'symlink' | 'other';
   readonly size: number;
@@ -42,6 +60,11 @@ export interface Transport {
   readFile(path: string): Promise<Buffer | null>;
   /** Write atomically: temp file in the same folder, fsync, mode and owner set, rename. */
   writeFile(path: string, data: string | Uint8Array, ownership?: FileOwnership): Promise<void>;
+  /**
+   * Write a controller file the same way, streamed (large `source` files). Optional:
+   * without it the engine reads the file and calls `writeFile`.
+   */
+  writeLocalFile?(path: string, file: LocalFile, ownership?: FileOwnership): Promise<void>;
   stat(path: string): Promise<RemoteStat | null>;
   close(): Promise<void>;
 }

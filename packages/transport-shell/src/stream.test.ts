@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { localFile, type ExecResult, type LocalFile } from '@fettle/core';
+import { sendPayload, type Payload } from './tar.js';
+import { tarWriter } from './tar-writes.js';
+
+/** The writer's commands run here, through `sh`, with the payload streamed on stdin as the transports do. */
+function localRunner(command: string, stdin?: Payload): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    child.stdin.on('error', () => undefined);
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal: signal ?? undefined, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
+    sendPayload(child.stdin, stdin);
+  });
+}
+
+let dir = '';
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'fettle-stream-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const write = tarWriter(localRunner, { hostName: 'here' });
+
+it('streams a local file into place, beside in-memory writes of the same batch', async () => {
+  const source = path.join(dir, 'source.bin');
+  writeFileSync(source, Buffer.alloc(3 * 1024 * 1024 + 17, 7));
+  await Promise.all([write(path.join(dir, 'copy.bin'), await localFile(source), { mode: '0640' }), write(path.join(dir, 'small.txt'), 'small\n')]);
+  expect(readFileSync(path.join(dir, 'copy.bin')).equals(readFileSync(source))).toBe(true);
+  expect(readFileSync(path.join(dir, 'small.txt'), 'utf8')).toBe('small\n');
+});
+
+it.each([
+  ['shrank', -1000, /shrank while it was being sent/],
+  ['grew', +1000, /grew while it was being sent/],
+])('a local file that %s after it was announced is not written, and nothing is left behind', async (_how, change, message) => {
+  const source = path.join(dir, 'source.bin');
+  writeFileSync(source, Buffer.alloc(2 * 1024 * 1024, 1));
+  const announced: LocalFile = await localFile(source);
+  writeFileSync(source, Buffer.alloc(2 * 1024 * 1024 + change, 2));
+  writeFileSync(path.join(dir, 'copy.bin'), 'old\n');
+  await expect(write(path.join(dir, 'copy.bin'), announced)).rejects.toThrow(message);
+  expect(readFileSync(path.join(dir, 'copy.bin'), 'utf8')).toBe('old\n');
+  expect(readdirSync(dir).sort()).toEqual(['copy.bin', 'source.bin']);
+  expect(existsSync(path.join(dir, 'copy.bin'))).toBe(true);
+});
