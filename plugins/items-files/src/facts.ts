@@ -1,4 +1,4 @@
-import { defineFact, sh } from '@fettle/core';
+import { arg, defineFact, sh, type FactEnv, type Shell } from '@fettle/core';
 
 /** What one path is on the host; null when it does not exist. */
 export interface FileStat {
@@ -29,7 +29,7 @@ export const fileStat = defineFact<string, FileStat | null>({
   name: 'files.stat',
   key: (path) => path,
   command: (paths, env) =>
-    sh`set -- ${paths.map((p) => env.hostPath(p))}
+    sh`${pathArguments(paths, env)}
 LC_ALL=C QUOTING_STYLE=literal stat --printf '%n\\0%F\\0%a\\0%U\\0%G\\0%s\\0%N\\0' -- "$@" 2>/dev/null
 printf 'SHA\\0'
 for p do if [ -f "$p" ] && [ ! -L "$p" ]; then printf '%s\\0' "$p"; fi; done | xargs -0 -r sha256sum -z --
@@ -55,3 +55,38 @@ exit 0`,
     return paths.map((p) => byPath.get(env.hostPath(p).path) ?? null);
   },
 });
+
+/**
+ * `set -- PATH…` for the paths on the host. When they share a folder, it is named once
+ * (`d=FOLDER`) and each path is `"$d"/NAME`: a hundred files of one folder under a long
+ * root would otherwise repeat it a hundred times in every batch. `"$d"/NAME` expands to
+ * the same path, so stat and sha256sum print, and the parser matches, the whole path.
+ */
+function pathArguments(paths: readonly string[], env: FactEnv): Shell {
+  const mapped = paths.map((p) => env.hostPath(p));
+  const folder = paths.length > 2 ? sharedFolder(paths) : undefined;
+  if (folder === undefined) return sh`set -- ${mapped}`;
+  const base = env.hostPath(folder);
+  const words: Shell[] = [];
+  for (const [index, p] of paths.entries()) {
+    const name = p === folder ? '' : p.slice(folder.length + 1);
+    // Only where the root maps the folder and the path alike (it always does for normalised paths).
+    if ((mapped[index]?.path ?? '') !== (name === '' ? base.path : `${base.path}/${name}`)) return sh`set -- ${mapped}`;
+    words.push(name === '' ? sh`"$d"` : sh`"$d"/${arg(name)}`);
+  }
+  return sh`d=${base}
+set -- ${words}`;
+}
+
+/** The deepest folder (other than `/`) that is, or holds, every one of these absolute paths; undefined when none. */
+function sharedFolder(paths: readonly string[]): string | undefined {
+  let prefix = paths[0] ?? '';
+  for (const p of paths) {
+    let length = 0;
+    while (length < prefix.length && length < p.length && prefix.charCodeAt(length) === p.charCodeAt(length)) length++;
+    prefix = prefix.slice(0, length);
+  }
+  const inside = (folder: string): boolean => paths.every((p) => p === folder || p.startsWith(`${folder}/`));
+  const folder = inside(prefix) ? prefix : prefix.slice(0, prefix.lastIndexOf('/'));
+  return folder.startsWith('/') && folder.length > 1 && inside(folder) ? folder : undefined;
+}

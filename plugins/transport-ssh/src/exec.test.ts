@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { Duplex } from 'node:stream';
 import { HostSession, sh, type Transport } from '@fettle/core';
 import { sshdForTests } from '@fettle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +37,28 @@ describe('ssh transport: exec', () => {
     const result = await transport.exec('sha256sum | cut -d" " -f1; ', { stdin: big });
     expect(result.code).toBe(0);
     expect(result.stdout.toString().trim()).toBe(createHash('sha256').update(big).digest('hex'));
+  });
+
+  it('finishes each channel without ending it twice (no ERR_STREAM_ALREADY_FINISHED built per command)', async () => {
+    // Node destroys a channel once both sides are done; ssh2's destroy() would end() it again.
+    const original = Object.getOwnPropertyDescriptor(Duplex.prototype, 'end');
+    const end = original?.value as (this: Duplex, ...args: unknown[]) => Duplex;
+    let lateEnds = 0;
+    Object.defineProperty(Duplex.prototype, 'end', {
+      ...original,
+      value(this: Duplex, ...args: unknown[]) {
+        if (this.writableFinished) lateEnds++;
+        return end.apply(this, args);
+      },
+    });
+    try {
+      const results = await Promise.all([transport.exec('echo a'), transport.exec('cat', { stdin: 'b' }), transport.exec('sh -s', { stdin: 'echo c\n' })]);
+      expect(results.map((r) => r.stdout.toString())).toEqual(['a\n', 'b', 'c\n']);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the channels' own close and destroy
+    } finally {
+      if (original) Object.defineProperty(Duplex.prototype, 'end', original);
+    }
+    expect(lateEnds).toBe(0);
   });
 
   it('runs the engine batch shape: sh -s with the script on stdin', async () => {

@@ -100,11 +100,23 @@ function drive(
     if (!exited) return finish(new FettleError('E_TRANSPORT', 'the channel closed without an exit status', { where: `host ${connection.name}` }));
     finish();
   });
+  stream.once('finish', () => {
+    // Node destroys a duplex once both sides are done, and ssh2's Channel.destroy() calls
+    // end() first: on a side we already ended, that only builds an ERR_STREAM_ALREADY_FINISHED
+    // error (a stack trace per command) that nobody sees. Once ours is finished, closing is
+    // all destroy() has left to do.
+    stream.destroy = closeOnly;
+  });
   if (options.gate) options.gate.start(stream, options.stdin, (error) => {
     stream.close();
     finish(error);
   });
   else sendPayload(stream, options.stdin);
+}
+
+function closeOnly(this: ClientChannel): ClientChannel {
+  this.close();
+  return this;
 }
 
 function toError(value: unknown): Error {

@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Host } from '@fettle/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { sshOptionsSchema, type SshOptionsInput } from './options.js';
 import { parseJumpSpec, resolveSettings, type SshSettings } from './settings.js';
 import { connectHost, rejection } from './test-support.js';
@@ -98,6 +98,18 @@ describe('ssh_config resolution (fixture)', () => {
     const settings = await resolveSettings(host('Plain.Example.ORG'), sshOptionsSchema.parse({ sshConfig: false }), '/site');
     expect(settings.target).toMatchObject({ hostname: 'plain.example.org', port: 22, user: os.userInfo().username, connectTimeoutMs: 10_000, hostKeyPolicy: 'strict' });
     expect(settings.target.knownHostsFiles).toEqual([path.join(HOME, '.ssh/known_hosts'), path.join(HOME, '.ssh/known_hosts2'), '/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2']);
+  });
+
+  it('reads the local user from the password database once per run, not once per host', async () => {
+    const userInfo = vi.spyOn(os, 'userInfo');
+    try {
+      const all = await Promise.all(Array.from({ length: 20 }, (_, i) => resolveSettings(host(`h${i}.example.org`), sshOptionsSchema.parse({ sshConfig: false }), '/site')));
+      expect(new Set(all.map((settings) => settings.target.user))).toEqual(new Set([os.userInfo().username]));
+      // The call just above is the test's own; resolving 20 hosts made at most the first read.
+      expect(userInfo.mock.calls.length).toBeLessThanOrEqual(2);
+    } finally {
+      userInfo.mockRestore();
+    }
   });
 
   it('refuses a named config file that does not exist, as ssh -F does, naming it', async () => {

@@ -2,10 +2,25 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 
-/** The local user as OpenSSH sees it: the password database, not $HOME. */
-export function localIdentity(): { user: string; home: string; uid: number } {
-  const info = os.userInfo();
-  return { user: info.username, home: info.homedir, uid: info.uid };
+export interface LocalIdentity {
+  readonly user: string;
+  readonly home: string;
+  readonly uid: number;
+}
+
+let identity: LocalIdentity | undefined;
+
+/**
+ * The local user as OpenSSH sees it: the password database, not $HOME. Read once per
+ * process (it cannot change under a running fettle), not once per host: each read is a
+ * getpwuid and a new object, and a thousand hosts resolve several paths each.
+ */
+export function localIdentity(): LocalIdentity {
+  if (!identity) {
+    const info = os.userInfo();
+    identity = Object.freeze({ user: info.username, home: info.homedir, uid: info.uid });
+  }
+  return identity;
 }
 
 /** What `%` tokens stand for in one host's settings. */
