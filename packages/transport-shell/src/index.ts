@@ -6,3 +6,4 @@ export { tarWriter, osReason, TEMP_MARK, type Runner, type TarWriterOptions } fr
 export { tarArchive, tarPayload, sendPayload, type TarEntry, type TarPart, type Payload } from './tar.js';
 export { commandReads, typeOfMode, type FileReads } from './reads.js';
 export { controllerStateDir, Leftovers, sweepingFirst } from './leftovers.js';
+export { createBecome, askOnce, type Become, type BecomeOptions, type StdinGate } from './become.js';

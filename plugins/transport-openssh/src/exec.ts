@@ -1,16 +1,7 @@
 import { spawn } from 'node:child_process';
-import type { Writable } from 'node:stream';
 import { FettleError, UnreachableError, type ExecResult } from '@fettle/core';
-import { sendPayload, type Payload } from '@fettle/transport-shell';
+import { sendPayload, type Payload, type StdinGate } from '@fettle/transport-shell';
 import type { Master } from './master.js';
-
-/** Controls a command's stdin from what it writes on stderr (sudo's password prompt). */
-export interface StdinGate {
-  start(stdin: Writable, payload: Payload | undefined, fail: (error: Error) => void): void;
-  onStderr(chunk: Buffer): void;
-  /** stderr without the gate's markers. */
-  stderr(): Buffer;
-}
 
 export interface RunOptions {
   readonly stdin?: Payload | undefined;

@@ -1,6 +1,5 @@
 import { defineTransport, FettleError, type ConnectContext, type ExecResult, type Host, type Transport, type TransportDefinition } from '@fettle/core';
-import { Leftovers, sweepingFirst, type Payload } from '@fettle/transport-shell';
-import { createBecome } from './become.js';
+import { createBecome, Leftovers, sweepingFirst, type Payload } from '@fettle/transport-shell';
 import { commandLine, effectiveSettings } from './command-line.js';
 import { describeHops } from './describe.js';
 import { Sessions } from './exec.js';
@@ -29,7 +28,7 @@ export const opensshTransport: TransportDefinition<typeof opensshOptionsSchema> 
     }
     const user = settings.get('user')?.[0] ?? '';
     // Built before connecting, so a bad become setup fails without touching the host.
-    const become = createBecome(options, user, context, host.name);
+    const become = createBecome(options, user, context, host.name, 'openssh');
     const configured = Number.parseInt(settings.get('connecttimeout')?.[0] ?? '', 10);
     const timeoutMs = options.connectTimeoutMs ?? (configured > 0 ? configured * 1000 : 10_000);
     const where = `${host.name} (${user}@${settings.get('hostname')?.[0] ?? line.destination}:${settings.get('port')?.[0] ?? '22'})`;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { ConnectContext } from '@fettle/core';
 import type { AnyAuthMethod, AuthenticationType, AuthHandlerMiddleware, ParsedKey } from 'ssh2';
-import { askOnce } from './prompts.js';
+import { askOnce } from '@fettle/transport-shell';
 import type { RunFiles } from './run-files.js';
 import type { Endpoint } from './settings.js';
 

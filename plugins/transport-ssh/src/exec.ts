@@ -1,19 +1,8 @@
 import { FettleError, type ExecResult } from '@fettle/core';
-import { sendPayload, type Payload } from '@fettle/transport-shell';
+import { sendPayload, type Payload, type StdinGate } from '@fettle/transport-shell';
 import type { ClientChannel } from 'ssh2';
 import { openWithRetry } from './channels.js';
 import type { SshConnection } from './connection.js';
-
-/**
- * Holds stdin back until the remote side is ready for it (sudo -S: the password must
- * go first, and only when sudo actually asks). It sees stderr first and returns the
- * bytes that belong to the command.
- */
-export interface StdinGate {
-  start(stream: ClientChannel, payload: Payload | undefined, fail: (error: Error) => void): void;
-  onStderr(chunk: Buffer): void;
-  stderr(): Buffer;
-}
 
 export interface RunOptions {
   readonly stdin?: Payload | undefined;

@@ -1,5 +1,4 @@
 import { defineTransport, FettleError, type ConnectContext, type ExecResult, type Host, type Transport, type TransportDefinition, type TransportDescription } from '@fettle/core';
-import { createBecome } from './become.js';
 import { openConnection } from './connect.js';
 import { SshConnection } from './connection.js';
 import { runCommand } from './exec.js';
@@ -7,7 +6,7 @@ import { sshOptionsSchema, type SshOptions } from './options.js';
 import { resolveSettings } from './settings.js';
 import { formatSshValues } from './ssh-values.js';
 import { SftpFiles } from './sftp.js';
-import { commandReads, Leftovers, sweepingFirst, tarWriter, type FileReads, type Payload } from '@fettle/transport-shell';
+import { commandReads, createBecome, Leftovers, sweepingFirst, tarWriter, type FileReads, type Payload } from '@fettle/transport-shell';
 
 /**
  * The `ssh` transport: one ssh2 connection per host, commands on channels
@@ -29,7 +28,7 @@ export const sshTransport: TransportDefinition<typeof sshOptionsSchema> = define
     }
     for (const warning of settings.warnings) context.warn(warning);
     // Built before connecting so a bad become setup fails without touching the host.
-    const become = createBecome(options, settings.target.user, context, host.name);
+    const become = createBecome(options, settings.target.user, context, host.name, 'ssh');
     // Keepalive from the options wins over ssh_config's ServerAliveInterval/CountMax.
     const keepalive = {
       ...(options.serverAliveInterval !== undefined ? { keepaliveIntervalMs: options.serverAliveInterval * 1000 } : {}),
