@@ -215,6 +215,8 @@ describe('secrets never leak', () => {
       fettle(['ping', '--json']),
       fettle(['updates']),
       fettle(['report', '--json']),
+      fettle(['report', '--format', 'html']),
+      fettle(['report', '--format', 'markdown', '--output', path.join(outside, 'report.md')]),
       fettle(['secret', 'list']),
     ];
     // Drift: the host's key file is changed behind fettle's back; verify shows no content of either side.
