@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'E_SECRET' // a secret could not be read or decrypted
   | 'E_TRANSPORT' // a host could not be reached or a command could not run
   | 'E_COMMAND' // a remote command failed
+  | 'E_NOT_RUN' // a command its batch did not run: the host lock's take or a dependency's fix failed first
   | 'E_INTERNAL';
 
 export interface ErrorDetails {

@@ -150,10 +150,10 @@ describe('action item', () => {
     mark = await kit.mark();
     const { result, host } = await apply(unguarded, 'apply', kit);
     expect(result.summary).toMatchObject({ changed: 10, failed: 0 });
-    // Nothing to gather or confirm without guards: the host lock's probe, its take, the fixes
-    // (one remote script for all ten), and its release.
-    expect(host.roundTrips.execs).toBe(4);
-    expect(await kit.countsSince(mark)).toMatchObject({ connections: 1, execs: 4 });
+    // Nothing to gather or confirm without guards: the host lock's probe; its take heading the fixes
+    // (one remote script for all ten); and its release.
+    expect(host.roundTrips.execs).toBe(3);
+    expect(await kit.countsSince(mark)).toMatchObject({ connections: 1, execs: 3 });
     expect((await s.lines()).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `r${i}`).sort());
   });
 });

@@ -127,10 +127,12 @@ class HostApply {
     const differing = this.#settleUnchanged(active, started);
     const accepted = await this.#review(differing);
     if (accepted.length === 0) return;
-    const refused = await this.#options.admit?.();
-    if (refused !== undefined) return this.#skipRemaining(refused);
+    // The lock's take heads the fixes' batch as its guard: refused, the host runs none of them.
+    const admitting = this.#options.admit?.();
     this.#options.emit({ type: 'host-phase', host: this.#host, phase: 'fix' });
     const fixed = await this.#fix(accepted);
+    const refused = await admitting;
+    if (refused !== undefined) return this.#skipRemaining(refused);
     this.#options.emit({ type: 'host-phase', host: this.#host, phase: 'confirm' });
     await this.#confirm(accepted, fixed, started);
   }
@@ -236,6 +238,8 @@ class HostApply {
         for (const entry of batch) outcome.errors.set(entry.item.id, formatError(error));
       }
     };
+    // The fixes' commands are staged: they run only if the batch's guard (the lock's take) passed.
+    this.#session.stage = 0;
     await Promise.all([...units.values(), ...singles].map(runUnit));
     return outcome;
   }

@@ -74,6 +74,45 @@ describe('batch script', () => {
     ]);
   });
 
+  it('runs nothing after a failed guard; a stage runs only when every op of the stages before it succeeded', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fettle-batch-gate-'));
+    try {
+      const mark = (name: string) => `touch ${path.join(dir, name)}`;
+      const refused = [
+        { command: 'echo held; exit 3', guard: true },
+        { command: mark('fix'), stage: 0 },
+        { command: 'cat', stdin: Buffer.from('tar stream'), stage: 1 },
+        { command: 'echo read' }, // unstaged: a read after the fixes runs whatever happened
+      ];
+      const parsed = parseBatchOutput(runBatch(refused), refused.length);
+      expect(parsed.map((r) => [r.code, r.notRun ?? false, r.stdout.toString()])).toEqual([
+        [3, false, 'held\n'],
+        [null, true, ''],
+        [null, true, ''],
+        [0, false, 'read\n'],
+      ]);
+      expect(existsSync(path.join(dir, 'fix'))).toBe(false);
+
+      const staged = [
+        { command: 'true', guard: true },
+        { command: 'exit 1', stage: 0 },
+        { command: mark('sibling'), stage: 0 }, // same stage as the failure: runs
+        { command: mark('dependent'), stage: 1 },
+        { command: mark('later'), stage: 2 },
+      ];
+      const second = parseBatchOutput(runBatch(staged), staged.length);
+      expect(second.map((r) => r.notRun ?? r.code)).toEqual([0, 1, 0, true, true]);
+      expect(existsSync(path.join(dir, 'sibling'))).toBe(true);
+      expect(existsSync(path.join(dir, 'dependent'))).toBe(false);
+
+      const clean = [{ command: mark('a'), stage: 0 }, { command: 'cat', stdin: Buffer.from('x'), stage: 1 }, { command: mark('b'), stage: 2 }];
+      expect(parseBatchOutput(runBatch(clean), clean.length).map((r) => r.notRun ?? r.code)).toEqual([0, 0, 0]);
+      expect(existsSync(path.join(dir, 'b'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs only plain commands without a subshell', () => {
     const plain = ["dpkg-query -W -f '${Package} ${Version}\\n' 'bash' 'coreutils'", 'stat -c %a /etc', 'ls /\nuname -a', 'cat /etc/hostname | sha256sum', 'true'];
     const isolated = [

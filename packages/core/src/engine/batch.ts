@@ -6,6 +6,18 @@ import type { ExecResult } from '../protocols/transport.js';
 export interface BatchOp {
   readonly command: string;
   readonly stdin?: Buffer | undefined;
+  /** A guard (the host lock's take): when it fails, no later op of the batch runs. */
+  readonly guard?: boolean | undefined;
+  /**
+   * Ops of stage k > 0 run only when every op of the earlier stages succeeded (a
+   * dependent's fix after its dependency's, in one batch). Stages never decrease.
+   */
+  readonly stage?: number | undefined;
+}
+
+/** One op's result; `notRun` for an op a gate kept from running (a guard or an earlier stage failed). */
+export interface BatchResult extends ExecResult {
+  readonly notRun?: true | undefined;
 }
 
 /**
@@ -24,17 +36,35 @@ export interface BatchOp {
 export function buildBatchScript(ops: readonly BatchOp[]): string {
   const marker = randomBytes(16).toString('hex');
   const lines = [`printf '@%s\\n' ${marker}`];
+  // Gates cost nothing in a batch without guards or stages: the script stays as plain as before.
+  const gated = ops.some((op) => op.guard === true || (op.stage ?? 0) > 0);
+  // `h` set: no further op runs (a guard failed, or an earlier stage had a failure, noted in `f`).
+  if (gated) lines.push('h=; f=');
+  let stage = 0;
   for (const op of ops) {
-    const command = `eval ${shellQuote(op.command)}`;
-    if (op.stdin && op.stdin.length > 0) {
-      const end = `FETTLE_EOF_${randomBytes(8).toString('hex')}`;
-      lines.push(`base64 -d 2>/dev/null <<'${end}' | ${command}`, base64Lines(op.stdin), end);
-    } else {
-      lines.push(needsSubshell(op.command) ? `(${command}) </dev/null` : `${command} </dev/null`);
+    if (gated && op.stage !== undefined && op.stage > stage) lines.push('[ -z "$f" ] || h=1');
+    stage = Math.max(stage, op.stage ?? 0);
+    const run = opLines(op);
+    // A guard runs first, and an unstaged op (a read after the fixes) whatever happened before it.
+    if (!gated || (op.stage === undefined && op.guard !== true)) {
+      lines.push(...run, `printf '\\n%s %s\\n' ${marker} $?; printf '\\n%s\\n' ${marker} >&2`);
+      continue;
     }
-    lines.push(`printf '\\n%s %s\\n' ${marker} $?; printf '\\n%s\\n' ${marker} >&2`);
+    if (op.guard === true) lines.push(...run, 'r=$?; [ $r -eq 0 ] || h=1');
+    else lines.push('if [ -z "$h" ]; then', ...run, 'r=$?; [ $r -eq 0 ] || f=1', 'else r=-; fi');
+    lines.push(`printf '\\n%s %s\\n' ${marker} $r; printf '\\n%s\\n' ${marker} >&2`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The lines that run one op: its command, fed its stdin (or nothing). */
+function opLines(op: BatchOp): string[] {
+  const command = `eval ${shellQuote(op.command)}`;
+  if (op.stdin && op.stdin.length > 0) {
+    const end = `FETTLE_EOF_${randomBytes(8).toString('hex')}`;
+    return [`base64 -d 2>/dev/null <<'${end}' | ${command}`, base64Lines(op.stdin), end];
+  }
+  return [needsSubshell(op.command) ? `(${command}) </dev/null` : `${command} </dev/null`];
 }
 
 function base64Lines(data: Buffer): string {
@@ -67,17 +97,18 @@ export function needsSubshell(command: string): boolean {
 }
 
 /**
- * Split a batch script's output back into one result per op. Results stop at the
- * first op whose frame is missing (the host or the connection ended the script early).
+ * Split a batch script's output back into one result per op (`notRun` for an op a
+ * gate kept from running). Results stop at the first op whose frame is missing (the
+ * host or the connection ended the script early).
  */
-export function parseBatchOutput(output: Pick<ExecResult, 'stdout' | 'stderr'>, count: number): ExecResult[] {
+export function parseBatchOutput(output: Pick<ExecResult, 'stdout' | 'stderr'>, count: number): BatchResult[] {
   const { stdout, stderr } = output;
   const marker = batchMarker(stdout);
   if (!marker) return [];
   const headerEnd = marker.length + 1;
   const outMark = Buffer.concat([Buffer.from('\n'), marker, Buffer.from(' ')]);
   const errMark = Buffer.concat([Buffer.from('\n'), marker, Buffer.from('\n')]);
-  const results: ExecResult[] = [];
+  const results: BatchResult[] = [];
   let out = headerEnd + 1;
   let err = 0;
   for (let index = 0; index < count; index++) {
@@ -85,9 +116,11 @@ export function parseBatchOutput(output: Pick<ExecResult, 'stdout' | 'stderr'>, 
     const codeEnd = outEnd < 0 ? -1 : stdout.indexOf(0x0a, outEnd + outMark.length);
     const errEnd = stderr.indexOf(errMark, err);
     if (codeEnd < 0 || errEnd < 0) break;
-    const code = Number(stdout.toString('latin1', outEnd + outMark.length, codeEnd));
-    if (!Number.isInteger(code)) break;
-    results.push({ code, stdout: stdout.subarray(out, outEnd), stderr: stderr.subarray(err, errEnd) });
+    const codeText = stdout.toString('latin1', outEnd + outMark.length, codeEnd);
+    const code = Number(codeText);
+    if (codeText !== '-' && !Number.isInteger(code)) break;
+    const frame = { stdout: stdout.subarray(out, outEnd), stderr: stderr.subarray(err, errEnd) };
+    results.push(codeText === '-' ? { code: null, ...frame, notRun: true } : { code, ...frame });
     out = codeEnd + 1;
     err = errEnd + errMark.length;
   }

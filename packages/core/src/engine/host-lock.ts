@@ -1,7 +1,8 @@
 import type { HostSession } from './session.js';
 import { isUnreachableError } from '../protocols/transport.js';
 import { formatError } from '../errors.js';
-import { describeHolder, lockIdentity, lockShowCommand, parseLockShow, parseTakeOutput, softLockHold, takeLockCommand, unlockCommand, type LockHolder } from './lock.js';
+import { describeHolder, lockIdentity, lockShowCommand, parseLockShow, parseTakeOutput, softLockHold, TAKE_REFUSED, takeLockCommand, unlockCommand, type LockHolder } from './lock.js';
+import { shellText } from '../protocols/shell.js';
 import type { Admission } from './apply-items.js';
 
 export interface LockSettings {
@@ -15,7 +16,8 @@ export interface LockSettings {
  * - `probe()` rides in the first batch (beside the gather): it reads the holder
  *   and the soft locks, so a no-op apply costs no extra command and a locked
  *   host is refused at once;
- * - `take()` (mkdir, atomic) runs once, just before the first fix or task;
+ * - `take()` (mkdir, atomic) runs once, as the guard at the head of the first fix
+ *   batch (or before the first task): when it fails, nothing after it runs;
  * - `release()` runs at the end, also after a failure or an interrupt, or rides
  *   in the last batch when `releaseWith()` is called in that batch's tick.
  */
@@ -61,9 +63,11 @@ export class HostLock {
   /** Take the lock before the first change; resolves to a refusal reason, or undefined once it is ours. */
   take(): Promise<string | undefined> {
     const context = this.#session.context;
-    this.#taking ??= context.run(takeLockCommand(context, this.#settings.holder, this.#settings.force || this.#stale)).then(
+    const command = shellText(takeLockCommand(context, this.#settings.holder, this.#settings.force || this.#stale), 'take lock');
+    // A guard: it heads the batch of the first fixes, which run only if it succeeds.
+    this.#taking ??= this.#session.guard(command).then(
       (result) => {
-        if (result.code !== 0) return `cannot take the host lock: ${result.stderr.trim() || `exit code ${String(result.code)}`}`;
+        if (result.code !== 0 && result.code !== TAKE_REFUSED) return `cannot take the host lock: ${result.stderr.trim() || `exit code ${String(result.code)}`}`;
         const outcome = parseTakeOutput(result.stdout);
         if (!outcome.taken) return refusal(outcome.holder);
         this.#taken = true;

@@ -1,8 +1,9 @@
 import path from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineItemType } from '../protocols/item.js';
+import { sh } from '../protocols/shell.js';
 import { definePlugin } from '../protocols/plugin.js';
 import { defineSite, type SiteConfig } from '../protocols/site.js';
 import { MemoryHostStore } from '../memory-host-store.js';
@@ -17,6 +18,13 @@ const roots: { remove: () => Promise<void> }[] = [];
 afterEach(async () => {
   for (const root of roots.splice(0)) await root.remove();
 });
+
+/** A live hard lock of another user, as another controller's take leaves it. */
+function livelock(root: string): void {
+  const holder = { user: 'bob@elsewhere', started: Date.now(), pid: 1, comment: 'racing', expires: Date.now() + 3600_000, token: 'x' };
+  mkdirSync(path.join(root, 'var/lib/fettle/lock'), { recursive: true });
+  writeFileSync(path.join(root, 'var/lib/fettle/lock/holder'), `${JSON.stringify(holder)}\n`);
+}
 
 function site(root: string, fixed: string[], delay = 0): SiteConfig {
   const slow = defineItemType({
@@ -60,6 +68,62 @@ describe('host lock', () => {
     expect(existsSync(path.join(root.dir, 'var/lib/fettle/lock'))).toBe(false);
     const third: string[] = [];
     expect((await run(site(root.dir, third))).hosts[0]?.status).toBe('changed');
+  });
+
+  /**
+   * The take rides at the head of the first fix batch as its guard. A host locked
+   * between the probe and the take (here: while the differences are described), or
+   * whose lock folder cannot be made, runs none of the batch's fixes and gets no write.
+   */
+  it.each([
+    ['locked by someone else after the probe', (root: string) => livelock(root), /^locked by bob@elsewhere since .*\("racing"\).*; not applied \(--force-lock overrides\)$/],
+    ['whose lock folder cannot be made', (root: string) => writeFileSync(path.join(root, 'var/lib/fettle'), 'not a folder\n'), /^cannot take the host lock: /],
+  ])('refuses a host %s: no fix command runs, no file is written', async (_case, spoil, error) => {
+    const root = await tempRoot();
+    roots.push(root);
+    mkdirSync(path.join(root.dir, 'var/lib'), { recursive: true });
+    let spoiling = true;
+    const execs = new Map<string, number>();
+    const racing = defineItemType({
+      name: 'racing',
+      attributes: z.strictObject({ write: z.boolean().default(false) }),
+      cdict: () => ({ done: true }),
+      sdict: () => Promise.resolve({ done: false }),
+      // Runs after the first batch (gather + lock probe) and before any fix.
+      diffDetail: (_change, item) => {
+        if (!item.attrs.write && spoiling) spoil(root.dir);
+        return Promise.resolve(undefined);
+      },
+      fix: async (_change, item, context) => {
+        if (item.attrs.write) await context.writeFile(`/written/${item.name}`, 'data\n');
+        else await context.runChecked(sh`touch ${context.hostPath(`/ran-${item.name}`)}`);
+        return { done: true };
+      },
+    });
+    const config = defineSite({
+      plugins: [definePlugin({ name: 'racing', itemTypes: [racing] }), sandboxPlugin(execs)],
+      hosts: new MemoryHostStore({ hosts: { h1: { transport: 'sandbox', transportOptions: { root: root.dir } } }, defaultRoles: ['r'] }),
+      roles: { r: () => ({ 'racing:a': {}, 'racing:b': { write: true } }) },
+    });
+    const result = await run(config);
+    expect(result.hosts[0]).toMatchObject({ status: 'failed', reason: 'locked' });
+    expect(result.hosts[0]?.error).toMatch(error);
+    expect(result.hosts[0]?.items.map((item) => [item.id, item.status])).toEqual([
+      ['racing:a', 'skipped'],
+      ['racing:b', 'skipped'],
+    ]);
+    expect(existsSync(path.join(root.dir, 'ran-a'))).toBe(false);
+    expect(existsSync(path.join(root.dir, 'written'))).toBe(false);
+    expect(execs.get('h1')).toBe(2); // gather + probe; the take with the fixes it guards
+
+    // Unspoilt: gather + probe; take + fixes; the release. The take costs no command of its own.
+    await execSh(`rm -rf '${root.dir}/var/lib/fettle'`);
+    spoiling = false;
+    execs.clear();
+    expect((await run(config)).hosts[0]?.status).toBe('changed');
+    expect(existsSync(path.join(root.dir, 'ran-a'))).toBe(true);
+    expect(existsSync(path.join(root.dir, 'written/b'))).toBe(true);
+    expect(execs.get('h1')).toBe(3);
   });
 
   it('takes over a live lock with --force-lock, with a warning', async () => {

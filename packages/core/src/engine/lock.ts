@@ -85,6 +85,8 @@ export type TakeOutcome = { readonly taken: true; readonly overridden?: LockHold
  * One shell command that takes the host's hard lock: mkdir is atomic, so two
  * controllers cannot both succeed. An expired lock is taken over; `force` takes
  * over a live one. The holder record is written beside it (temp + rename).
+ * Exit 0: taken; 3: refused (the holder is printed); anything else: could not try.
+ * A non-zero exit is what stops the rest of a batch it guards.
  */
 export function takeLockCommand(context: PathMapping, holder: LockHolder & { token: string }, force: boolean): Shell {
   return sh`d=${context.hostPath(HARD)}; mkdir -p -- "$(dirname -- "$d")" || exit 1
@@ -93,9 +95,12 @@ took=no; if mkdir -- "$d" 2>/dev/null; then took=yes; else
   e=$(printf '%s' "$h" | sed -n 's/.*"expires":\\([0-9]*\\).*/\\1/p'); now=$(($(date +%s) * 1000))
   if [ ${force ? 1 : 0} = 1 ] || { [ -n "$e" ] && [ "$e" -lt "$now" ]; }; then took=over; fi
 fi
-if [ "$took" != no ]; then printf '%s\\n' ${arg(JSON.stringify(holder))} >"$d/holder.$$" && mv -f -- "$d/holder.$$" "$d/holder" && echo "took $took"; fi
-exit 0`;
+if [ "$took" != no ]; then printf '%s\\n' ${arg(JSON.stringify(holder))} >"$d/holder.$$" && mv -f -- "$d/holder.$$" "$d/holder" && echo "took $took" && exit 0; fi
+exit ${arg(String(TAKE_REFUSED))}`;
 }
+
+/** The take command's exit code when a live holder refused it. */
+export const TAKE_REFUSED = 3;
 
 export function parseTakeOutput(stdout: string): TakeOutcome {
   const lines = stdout.split('\n');

@@ -16,6 +16,7 @@ interface Waiter<T> {
 
 interface FactAsk {
   readonly fact: Fact<unknown, unknown>;
+  readonly stage: number | undefined;
   readonly queries: Map<string, { query: unknown; waiters: Waiter<unknown>[] }>;
 }
 
@@ -39,6 +40,13 @@ export interface SessionStats {
  * tick are coalesced (the way a DataLoader coalesces loads) and sent as one remote
  * script, so gathering the state of N items costs one round trip.
  */
+/** The error of an op its batch did not run: a guard (the lock's take) or an earlier stage's fix failed. */
+export const E_NOT_RUN = 'E_NOT_RUN' as const;
+
+export function isNotRun(error: unknown): boolean {
+  return error instanceof FettleError && error.code === E_NOT_RUN;
+}
+
 export class HostSession {
   readonly host: Host;
   readonly transport: Transport;
@@ -48,6 +56,12 @@ export class HostSession {
   #facts = new Map<string, FactAsk>();
   #runs: RunAsk[] = [];
   #scheduled = false;
+  /** The stage the ops asked now belong to (fixes of one batch, in dependency order), or undefined. */
+  #stage: number | undefined;
+  /** While held, asks accumulate: the engine places several stages of fixes in one batch. */
+  #held = false;
+  /** The last guard's outcome (true: passed), for writes that do not travel in a batch. */
+  #guarded: Promise<boolean> | undefined;
   #lost: { error: UnreachableError; at: number } | undefined;
   readonly #itemContexts = new Map<string, ItemContext>();
   /** Items whose code read a secret through their context: they carry it, like items with secret attributes. */
@@ -94,6 +108,8 @@ export class HostSession {
             throw new FettleError('E_COMMAND', `cannot create the folder of ${itemPath}: ${made.stderr.trim() || `exit code ${String(made.code)}`}`, { where: `host ${host.name}` });
           }
         }
+        // A write through the transport's own command must not land when the guard (the lock's take) failed.
+        if (this.#guarded && !(await this.#guarded)) throw notRunError(host.name);
         this.stats.fileWrites++;
         if (!isLocalFile(data)) return this.#watch(transport.writeFile(target, data, ownership));
         // A transport that cannot stream gets the file's bytes (read whole, as it asks).
@@ -139,9 +155,42 @@ export class HostSession {
     return context;
   }
 
+  /**
+   * Ops asked from now until the next batch leaves belong to `stage`. Staged ops run after
+   * any guard and only when it passed, and a stage only when every op of the earlier
+   * stages succeeded; unstaged ops always run, after them.
+   */
+  set stage(stage: number | undefined) {
+    this.#stage = stage;
+  }
+
+  /** Hold the batch open (asks accumulate) until `release()`: one batch for several ticks of asks. */
+  hold(): void {
+    this.#held = true;
+  }
+
+  release(): void {
+    this.#held = false;
+    if (this.#facts.size > 0 || this.#runs.length > 0) this.#schedule();
+  }
+
+  /**
+   * Run a guard at the head of the next batch: when it exits non-zero, no staged op
+   * of that batch runs (they fail with E_NOT_RUN), nor any later write.
+   */
+  guard(command: string): Promise<RunResult> {
+    const result = this.#ask({ command, guard: true });
+    this.#guarded = result.then(
+      (done) => done.code === 0,
+      () => false,
+    );
+    return result.then((done) => ({ code: done.code, stdout: done.stdout.toString('utf8'), stderr: done.stderr.toString('utf8') }));
+  }
+
   fact<Q, R>(fact: Fact<Q, R>, query: Q): Promise<R> {
     const key = fact.key ? fact.key(query) : JSON.stringify(query);
-    let ask = this.#facts.get(fact.name);
+    const askKey = this.#stage === undefined ? fact.name : `${String(this.#stage)}\0${fact.name}`;
+    let ask = this.#facts.get(askKey);
     if (ask && ask.fact !== fact) {
       // Two definitions under one name, not listed in any plugin's `facts` (the registry refuses listed ones at load).
       return Promise.reject(
@@ -152,8 +201,8 @@ export class HostSession {
       );
     }
     if (!ask) {
-      ask = { fact: fact, queries: new Map() };
-      this.#facts.set(fact.name, ask);
+      ask = { fact: fact, stage: this.#stage, queries: new Map() };
+      this.#facts.set(askKey, ask);
     }
     let entry = ask.queries.get(key);
     if (!entry) {
@@ -177,21 +226,26 @@ export class HostSession {
       return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
     }
     const stdin = options.stdin === undefined ? undefined : Buffer.from(options.stdin);
-    const result = await new Promise<ExecResult>((resolve, reject) => {
-      this.#runs.push({ op: { command, stdin }, waiter: { resolve, reject } });
-      this.#schedule();
-    });
+    const result = await this.#ask({ command, stdin, stage: this.#stage });
     return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
   }
 
+  /** Queue one op for the next batch. */
+  #ask(op: BatchOp): Promise<ExecResult> {
+    return new Promise<ExecResult>((resolve, reject) => {
+      this.#runs.push({ op, waiter: { resolve, reject } });
+      this.#schedule();
+    });
+  }
+
   #schedule(): void {
-    if (this.#scheduled) return;
+    if (this.#scheduled || this.#held) return;
     this.#scheduled = true;
     // setImmediate runs after every pending promise continuation, so all asks made
     // by items started together land in one batch.
     setImmediate(() => {
       this.#scheduled = false;
-      void this.#flush();
+      if (!this.#held) void this.#flush();
     });
   }
 
@@ -200,29 +254,41 @@ export class HostSession {
     const runs = this.#runs;
     this.#facts = new Map();
     this.#runs = [];
+    // A stage belongs to the batch being built: asks made after it are unstaged again.
+    this.#stage = undefined;
     const ops: BatchOp[] = [];
     const settle: ((result: ExecResult | Error) => void)[] = [];
-    for (const ask of facts) {
-      const entries = [...ask.queries.values()];
-      const queries = entries.map((entry) => entry.query);
-      let command: string;
-      try {
-        command = shellText(ask.fact.command(queries, this.#env), `fact ${ask.fact.name}: command()`);
-      } catch (error) {
-        for (const entry of entries) for (const waiter of entry.waiters) waiter.reject(error);
-        continue;
-      }
-      ops.push({ command });
-      settle.push((result) => this.#settleFact(ask.fact, entries, queries, result));
-    }
-    for (const ask of runs) {
+    const addRun = (ask: RunAsk): void => {
       ops.push(ask.op);
       settle.push((result) => (result instanceof Error ? ask.waiter.reject(result) : ask.waiter.resolve(result)));
+    };
+    // Guards first; then staged ops, stage by stage (facts, then commands); then the rest (facts, then commands).
+    for (const ask of runs) if (ask.op.guard === true) addRun(ask);
+    const stages = [...new Set([...facts.map((ask) => ask.stage), ...runs.map((ask) => ask.op.stage)])]
+      .filter((stage): stage is number => stage !== undefined)
+      .sort((a, b) => a - b);
+    for (const stage of [...stages, undefined]) {
+      for (const ask of facts) if (ask.stage === stage) this.#addFact(ask, ops, settle);
+      for (const ask of runs) if (ask.op.stage === stage && ask.op.guard !== true) addRun(ask);
     }
     if (ops.length === 0) return;
     this.stats.ops += ops.length;
     const results = await this.#execBatch(ops);
     results.forEach((result, index) => settle[index]?.(result));
+  }
+
+  #addFact(ask: FactAsk, ops: BatchOp[], settle: ((result: ExecResult | Error) => void)[]): void {
+    const entries = [...ask.queries.values()];
+    const queries = entries.map((entry) => entry.query);
+    let command: string;
+    try {
+      command = shellText(ask.fact.command(queries, this.#env), `fact ${ask.fact.name}: command()`);
+    } catch (error) {
+      for (const entry of entries) for (const waiter of entry.waiters) waiter.reject(error);
+      return;
+    }
+    ops.push({ command, stage: ask.stage });
+    settle.push((result) => this.#settleFact(ask.fact, entries, queries, result));
   }
 
   async #execBatch(ops: readonly BatchOp[]): Promise<(ExecResult | Error)[]> {
@@ -236,6 +302,7 @@ export class HostSession {
       const results = parseBatchOutput(raw, ops.length);
       return ops.map((_op, index) => {
         const result = results[index];
+        if (result?.notRun) return notRunError(this.host.name);
         if (result) return result;
         const detail = unframedStderr(raw).trim();
         return new FettleError('E_COMMAND', `remote batch ended early (exit ${String(raw.code)})${detail ? `: ${detail}` : ''}`, {
@@ -276,4 +343,8 @@ export class HostSession {
       for (const waiter of entry.waiters) waiter.resolve(parsed[index]);
     });
   }
+}
+
+function notRunError(hostName: string): FettleError {
+  return new FettleError(E_NOT_RUN, 'not run: an earlier command of its batch failed (the host lock, or a dependency)', { where: `host ${hostName}` });
 }

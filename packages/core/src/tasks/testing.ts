@@ -1,6 +1,6 @@
 // Test helpers for the task tests (not exported from the package). The core may
 // not import a plugin, so this is a minimal sandboxed local transport.
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -24,7 +24,10 @@ export function sandboxTransport(execs: Map<string, number> = new Map()): Transp
           return execSh(command, exec.stdin);
         },
         readFile: async (file) => readFile(file).catch(() => null),
-        writeFile: () => Promise.reject(new Error('not used by task tests')),
+        writeFile: async (file, data) => {
+          await mkdir(path.dirname(file), { recursive: true });
+          await writeFile(file, data);
+        },
         stat: () => Promise.resolve(null),
         close: () => Promise.resolve(),
       };
