@@ -17,7 +17,7 @@ export const STATUS_WORD: Record<ItemStatus, string> = {
 const DIFFERS: ReadonlySet<ItemStatus> = new Set(['changed', 'wouldChange', 'drift']);
 
 /** Full sha256 values are in `--json`; on screen 16 hex digits say enough. */
-const shortHashes = (text: string): string => text.replace(/\b([0-9a-f]{16})[0-9a-f]{48}\b/g, '$1…');
+const shortHashes = (text: string): string => (text.length < 64 ? text : text.replace(/\b([0-9a-f]{16})[0-9a-f]{48}\b/g, '$1…'));
 
 function statusWord(result: ItemResult): string {
   const verb = result.action === 'create' ? 'create' : result.action === 'delete' ? 'delete' : 'change';
@@ -129,7 +129,8 @@ export class Progress {
 
   print(lines: string[]): void {
     this.#clear();
-    for (const line of lines) this.#stream.write(`${line}\n`);
+    // One write per item, not per line: a cold apply prints thousands of lines.
+    if (lines.length > 0) this.#stream.write(`${lines.join('\n')}\n`);
     this.#draw();
   }
 
