@@ -15,7 +15,7 @@
 // Then one run of each with --cpu-prof attributes CPU time to what ran it: node's own bootstrap,
 // the CLI, core (zod is bundled into core's chunk), each plugin, ssh2, the site, the garbage
 // collector, and idle (waiting on the network). And one run with a loader hook counts the modules
-// each case loads (ESM; ssh2's CommonJS files are not counted).
+// each case loads (ES modules; the CommonJS that require loads, ssh2's files and @fettle/core's dist/core.cjs, is not counted).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -76,6 +76,8 @@ const CASES = [
   { name: 'fettle --help', argv: [CLI, '--help'], fettle: true },
   { name: 'floor 1 host', argv: floorArgs(1) },
   { name: 'fettle verify 1 host', argv: [CLI, 'verify', 'node01', '--site', site], fettle: true, floor: 'floor 1 host' },
+  // The same without the code cache (packages/cli/src/compile-cache.ts): what it saves.
+  { name: 'fettle verify 1 host, no code cache', argv: [CLI, 'verify', 'node01', '--site', site], fettle: true, floor: 'floor 1 host', env: { FETTLE_NO_COMPILE_CACHE: '1' } },
   { name: 'floor 8 hosts', argv: floorArgs(8) },
   { name: 'fettle verify 8 hosts', argv: [CLI, 'verify', '--site', site], fettle: true, floor: 'floor 8 hosts' },
 ];
@@ -106,15 +108,15 @@ const loadBefore = load();
 const walls = Object.fromEntries(CASES.map((c) => [c.name, []]));
 const cpus = Object.fromEntries(CASES.map((c) => [c.name, []]));
 const phases = Object.fromEntries(CASES.map((c) => [c.name, []]));
-for (const kase of CASES) run(kase); // warm-up: page cache, the site's compiled-config cache
+for (const kase of CASES) run(kase, [], kase.env); // warm-up: page cache, the site's compiled-config cache
 for (let round = 0; round < RUNS; round++) {
   for (const kase of CASES) {
-    const timed = run(kase, [], {}, { cpu: true });
+    const timed = run(kase, [], kase.env, { cpu: true });
     walls[kase.name].push(timed.wall);
     cpus[kase.name].push(timed.cpu);
     // The phase stamps come from a separate run with the preload, so the timed run carries none of it.
     if (kase.fettle) {
-      run(kase, ['--import', PRELOAD], { PHASES_FILE: phasesFile });
+      run(kase, ['--import', PRELOAD], { ...kase.env, PHASES_FILE: phasesFile });
       phases[kase.name].push(lastPhases());
     }
   }
@@ -159,7 +161,7 @@ out();
 out('Modules loaded (ESM files, by package):');
 for (const kase of CASES.filter((c) => c.fettle)) {
   const file = path.join(work, `modules-${kase.name.replace(/\W+/g, '-')}.txt`);
-  run(kase, ['--import', REGISTER], { MODULES_FILE: file });
+  run(kase, ['--import', REGISTER], { ...kase.env, MODULES_FILE: file });
   const urls = readFileSync(file, 'utf8').trim().split('\n');
   const byPackage = {};
   for (const url of urls) byPackage[owner(url)] = (byPackage[owner(url)] ?? 0) + 1;
@@ -185,7 +187,7 @@ if (!opt['no-profile']) {
   out('CPU profile (one run each, --cpu-prof, 0.2 ms sampling): ms of samples by what ran');
   for (const kase of CASES.filter((c) => c.fettle || c.name.startsWith('floor'))) {
     const dir = mkdtempSync(path.join(tmpdir(), 'fettle-startup-prof-'));
-    run(kase, ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '200']);
+    run(kase, ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '200'], kase.env);
     const profile = JSON.parse(readFileSync(path.join(dir, readdirSync(dir)[0]), 'utf8'));
     rmSync(dir, { recursive: true, force: true });
     const byNode = new Map(profile.nodes.map((n) => [n.id, n]));

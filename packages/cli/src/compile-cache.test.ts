@@ -1,12 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CompileCacheStats } from './compile-cache.js';
-import { removedAfterAll, sitesRoot } from './test-sites.js';
+import { bin, example, removedAfterAll, sitesRoot } from './test-sites.js';
 
 // The code cache, for real: node processes that install it (compile-cache.ts, bundled as bin.js
 // bundles it) and then require or import CommonJS files, with the cache in a fresh folder.
@@ -184,5 +184,37 @@ describe('the compile cache', () => {
     const last = run(w);
     expect(last.stats).toMatchObject({ misses: 1, rejected: 0 });
     expect(run(w).stats).toMatchObject({ hits: 6, misses: 0, rejected: 0, written: 0 });
+  });
+});
+
+describe('the compile cache in fettle itself', () => {
+  it('covers @fettle/core: a run writes its entry, the next run compiles nothing', () => {
+    const dir = mkdtempSync(path.join(sitesRoot, 'compile-cache-site-'));
+    made.push(dir);
+    for (const entry of ['fettle.config.ts', 'roles', 'items']) cpSync(path.join(example, entry), path.join(dir, entry), { recursive: true });
+    const cache = path.join(dir, 'xdg');
+    const fettle = (env: NodeJS.ProcessEnv) => spawnSync(process.execPath, [bin, 'hosts', '--site', dir, '--json'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', XDG_CACHE_HOME: cache, ...env } });
+    const statsOf = (stderr: string) => JSON.parse(stderr.trim().replace(/^fettle compile cache: /, '')) as CompileCacheStats;
+
+    const first = fettle({ FETTLE_COMPILE_CACHE_DEBUG: '1' });
+    expect(first.status, first.stderr).toBe(0);
+    const made1 = statsOf(first.stderr);
+    expect(made1.misses).toBeGreaterThan(0);
+    expect(made1).toMatchObject({ hits: 0, rejected: 0, written: made1.misses });
+    const core = realpathSync(path.resolve(here, '../../core/dist/core.cjs'));
+    expect(existsSync(path.join(made1.dir!, createHash('sha1').update(core).digest('hex')))).toBe(true);
+
+    const second = fettle({ FETTLE_COMPILE_CACHE_DEBUG: '1' });
+    expect(second.status).toBe(0);
+    // The second run loads less (the site's compiled config is cached, so esbuild stays unloaded):
+    // whatever it compiles, it finds in the cache.
+    const used = statsOf(second.stderr);
+    expect(used).toMatchObject({ misses: 0, rejected: 0, written: 0 });
+    expect(used.hits).toBeGreaterThan(0);
+    // Same output with or without it.
+    const without = fettle({ FETTLE_NO_COMPILE_CACHE: '1' });
+    expect(without.stderr).toBe('');
+    expect(second.stdout).toBe(without.stdout);
+    expect(first.stdout).toBe(without.stdout);
   });
 });

@@ -26,7 +26,7 @@ describe('npm pack --dry-run', () => {
     const extraDirs = (manifest.files ?? []).filter((entry) => entry !== 'dist');
     const allowed = (file: string): boolean =>
       ['package.json', 'README.md', 'LICENSE'].includes(file) ||
-      /^dist\/[\w./-]+\.(js|d\.ts)$/.test(file) ||
+      /^dist\/[\w./-]+\.(js|cjs|d\.ts)$/.test(file) ||
       extraDirs.some((extra) => file.startsWith(`${extra}/`));
     expect(files.filter((file) => !allowed(file))).toEqual([]);
     expect(files.filter((file) => /\.test\.|\.map$|^src\//.test(file))).toEqual([]);
