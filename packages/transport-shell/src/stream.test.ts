@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { localFile, type ExecResult, type LocalFile } from '@fettle/core';
-import { sendPayload, type Payload } from './tar.js';
+import { sendPayload, tarPayload, type Payload } from './tar.js';
 import { tarWriter } from './tar-writes.js';
 
 /** The writer's commands run here, through `sh`, with the payload streamed on stdin as the transports do. */
@@ -52,3 +52,25 @@ it.each([
   expect(readdirSync(dir).sort()).toEqual(['copy.bin', 'source.bin']);
   expect(existsSync(path.join(dir, 'copy.bin'))).toBe(true);
 });
+
+it('a command that exits without reading its stream closes the local file (no handle left open)', async () => {
+  const source = path.join(dir, 'source.bin');
+  writeFileSync(source, Buffer.alloc(8 * 1024 * 1024, 3));
+  const before = openHandles();
+  const { stdin } = tarPayload([await localFile(source)]);
+  const result = await localRunner('exit 0', stdin);
+  expect(result.code).toBe(0);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(openHandles().filter((handle) => handle === source)).toEqual(before.filter((handle) => handle === source));
+});
+
+/** What this process has open, by path (Linux). */
+function openHandles(): string[] {
+  return readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return '';
+    }
+  });
+}

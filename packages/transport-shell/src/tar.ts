@@ -1,4 +1,4 @@
-import { Readable, type Writable } from 'node:stream';
+import { Readable, pipeline, type Writable } from 'node:stream';
 import { isLocalFile, localFileChunks, type LocalFile } from '@fettle/core';
 
 /**
@@ -113,13 +113,14 @@ export function tarPayload(parts: readonly TarPart[]): { stdin: Payload; failure
 
 /**
  * Put a payload on a command's stdin and end it. A stream is written with back
- * pressure (one chunk in flight per `drain`), so memory stays bounded.
+ * pressure, so memory stays bounded; if the command's stdin closes first (the
+ * command exited, the connection died), the stream is destroyed, which closes the
+ * local file it was reading.
  */
 export function sendPayload(sink: Writable, payload: Payload | undefined): void {
   if (payload === undefined || Buffer.isBuffer(payload)) {
     sink.end(payload);
     return;
   }
-  payload.on('error', () => sink.end());
-  payload.pipe(sink);
+  pipeline(payload, sink, () => undefined);
 }

@@ -186,8 +186,9 @@ describe.each(TRANSPORTS)('file items over SSH through the engine ($transport tr
       const written = path.join(kit.hosts['web3']?.root ?? '', 'big.bin');
       expect(await sha256(written)).toBe(await sha256(path.join(siteDir, 'big.bin')));
       expect(statSync(written).mode & 0o777).toBe(0o640);
-      // Read whole, the 96 MiB would be in memory at least once (more with the tar stream around it).
-      expect(streamed.maxRssMb - baseline.maxRssMb).toBeLessThan(40);
+      // Read whole, the 96 MiB would be in memory at least once (about 300 MB more with the copies
+      // around it, measured); streamed, what grows is chunks not yet collected, well under the file.
+      expect(streamed.maxRssMb - baseline.maxRssMb).toBeLessThan(64);
       // Hashed by stream on the next run too: nothing to do.
       expect(await apply('big.bin', '/big.bin')).toMatchObject({ status: 'ok' });
     } finally {
