@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -97,6 +97,9 @@ describe('the compile cache', () => {
     expect(first.out.file).toBe(path.join(w.dir, 'lib', 'f.cjs'));
     expect(first.stats).toEqual({ dir: w.entries, hits: 0, misses: 6, rejected: 0, written: 6 });
     expect(readdirSync(w.entries).sort()).toEqual(MODULES.map((m) => path.basename(entryOf(w, m))).sort());
+    // Folders it makes are the user's alone (V8 trusts what an entry holds).
+    expect(statSync(w.entries).mode & 0o777).toBe(0o700);
+    expect(statSync(path.dirname(w.entries)).mode & 0o777).toBe(0o700);
 
     const second = run(w);
     expect(second.code).toBe(0);

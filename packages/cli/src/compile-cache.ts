@@ -133,7 +133,8 @@ function requireFor(module: Module): NodeJS.Require {
 function writableFolder(env: NodeJS.ProcessEnv): string | undefined {
   return compileCacheDirs(env).find((dir) =>
     safe(() => {
-      fs.mkdirSync(dir, { recursive: true });
+      // Only this user may write here: V8 runs what an entry holds, trusting it as its own output.
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.accessSync(dir, fs.constants.W_OK);
       return true;
     }),
