@@ -160,6 +160,14 @@ describe('the compile cache', () => {
     expect(result.stats).toMatchObject({ dir: path.join(w.dir, '.cache', 'fettle', `compile-${process.version}-${process.arch}`), written: 6 });
   });
 
+  it('leaves modules to node when source maps are on (node maps only what it compiles)', () => {
+    const w = world();
+    const result = run(w, { NODE_OPTIONS: '--enable-source-maps' });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.out).toMatchObject(expected);
+    expect(result.stats).toMatchObject({ hits: 0, misses: 0, written: 0 });
+  });
+
   it('FETTLE_NO_COMPILE_CACHE=1 writes nothing', () => {
     const w = world();
     const result = spawnSync(process.execPath, [path.join(w.dir, 'driver.mjs')], { encoding: 'utf8', env: { ...w.env, FETTLE_NO_COMPILE_CACHE: '1' } });

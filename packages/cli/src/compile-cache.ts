@@ -85,7 +85,9 @@ export function installCompileCache(env: NodeJS.ProcessEnv = process.env): void 
   let folder: string | null | undefined; // undefined: not looked for yet; null: none writable
 
   internals.prototype._compile = function compileWithCache(content, filename, format) {
-    if ((format !== undefined && format !== 'commonjs') || content.startsWith('#!')) return original.call(this, content, filename, format);
+    // ES syntax, a hashbang (valid only at the very start of a script) and source maps (node maps a
+    // module's stack frames only when it compiles the module itself) are left to node.
+    if ((format !== undefined && format !== 'commonjs') || content.startsWith('#!') || process.sourceMapsEnabled) return original.call(this, content, filename, format);
     folder ??= writableFolder(env) ?? null;
     if (folder === null) return original.call(this, content, filename, format);
     stats.dir = folder;
