@@ -3,30 +3,40 @@ import type { StateDict, Change, DiffLine } from './protocols/item.js';
 import { FettleError } from './errors.js';
 
 function isScalar(value: unknown): boolean {
-  return value === null || ['string', 'number', 'boolean'].includes(typeof value);
+  return value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
 }
 
 export function isPrivateKey(key: string): boolean {
   return key.startsWith('_');
 }
 
-/** Check a statedict: public values must be scalars or lists of scalars. `where` may be a function, called only for a message. */
-export function validateStateDict(dict: StateDict | null, where: string | (() => string)): void {
-  if (dict === null) return;
-  const place = (): string => (typeof where === 'string' ? where : where());
-  if (typeof dict !== 'object' || Array.isArray(dict)) {
-    throw new FettleError('E_INTERNAL', 'statedict must be an object or null', { where: place() });
-  }
+/** The first public key whose value is neither a scalar nor a list of scalars; undefined when there is none. */
+function firstBadKey(dict: StateDict): string | undefined {
   for (const key in dict) {
     if (!Object.hasOwn(dict, key) || isPrivateKey(key)) continue;
     const value = dict[key];
-    const ok = isScalar(value) || (Array.isArray(value) && value.every(isScalar));
-    if (!ok) {
-      throw new FettleError('E_INTERNAL', `statedict key '${key}' holds ${typeof value}`, {
-        where: place(),
-        expected: 'a string, number, boolean, null, or a list of those',
-      });
-    }
+    if (!isScalar(value) && !(Array.isArray(value) && value.every(isScalar))) return key;
+  }
+  return undefined;
+}
+
+/** Whether `validateStateDict` would accept it, without making anything for a message. */
+export function isValidStateDict(dict: StateDict | null): boolean {
+  return dict === null || (typeof dict === 'object' && !Array.isArray(dict) && firstBadKey(dict) === undefined);
+}
+
+/** Check a statedict: public values must be scalars or lists of scalars. `where` may be a function, called only for a message. */
+export function validateStateDict(dict: StateDict | null, where: string | (() => string)): void {
+  if (dict === null) return;
+  if (typeof dict !== 'object' || Array.isArray(dict)) {
+    throw new FettleError('E_INTERNAL', 'statedict must be an object or null', { where: typeof where === 'string' ? where : where() });
+  }
+  const key = firstBadKey(dict);
+  if (key !== undefined) {
+    throw new FettleError('E_INTERNAL', `statedict key '${key}' holds ${typeof dict[key]}`, {
+      where: typeof where === 'string' ? where : where(),
+      expected: 'a string, number, boolean, null, or a list of those',
+    });
   }
 }
 
@@ -44,10 +54,15 @@ function sameValue(a: unknown, b: unknown): boolean {
 /** Compare desired and actual state; only the keys of the cdict count. */
 export function diffStateDicts(cdict: StateDict | null, sdict: StateDict | null): Change | null {
   if (cdict === null) return sdict === null ? null : { cdict, sdict, keys: [] };
-  const keys = Object.keys(cdict).filter((key) => !isPrivateKey(key));
-  if (sdict === null) return { cdict, sdict, keys };
-  const differing = keys.filter((key) => !sameValue(cdict[key], sdict[key]));
-  return differing.length === 0 ? null : { cdict, sdict, keys: differing };
+  // One pass over the own keys (Object.keys' order), allocating only when something differs:
+  // most items of most runs are in their state.
+  let keys: string[] | undefined;
+  for (const key in cdict) {
+    if (!Object.hasOwn(cdict, key) || isPrivateKey(key)) continue;
+    if (sdict === null || !sameValue(cdict[key], sdict[key])) (keys ??= []).push(key);
+  }
+  if (sdict === null) return { cdict, sdict, keys: keys ?? [] };
+  return keys === undefined ? null : { cdict, sdict, keys };
 }
 
 /** A stable hash of the public part of a statedict (for stamps and caches). */

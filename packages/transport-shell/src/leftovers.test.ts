@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ExecResult } from '@fettle/core';
@@ -48,4 +48,21 @@ it("the next connection's first command removes what a lost one left, and only f
     return sh(command);
   })('true');
   expect(third).toEqual(['true']);
+});
+
+it('a connection with nothing left over rewrites no file after its first command, and keeps what another run records meanwhile', async () => {
+  const state = path.join(dir, 'state-empty');
+  const leftovers = new Leftovers('root@web2_22', state);
+  // What a concurrent run records meanwhile is still there afterwards.
+  const other = new Leftovers('root@web2_22', state);
+  other.add('/srv/.x.fettle-tmp-00ff');
+  const file = path.join(state, 'leftovers', 'root@web2_22');
+  const before = statSync(file);
+  const run = sweepingFirst(leftovers, sh);
+  expect((await run('echo first')).stdout.toString()).toBe('first\n');
+  // Not rewritten (a rewrite is a new file renamed into place: a new inode).
+  expect(readdirSync(path.join(state, 'leftovers'))).toEqual(['root@web2_22']);
+  expect(statSync(file).ino).toBe(before.ino);
+  const later = new Leftovers('root@web2_22', state);
+  expect(later.takeSweep().prefix).toBe("rm -rf -- /srv/.x.fettle-tmp-00ff 2>/dev/null; ");
 });

@@ -54,6 +54,8 @@ export class Leftovers {
     const known = this.#pending;
     const swept = known.filter((entry) => /^\/(?:.*\/)?\.[^/]*\.fettle-tmp-[0-9a-f]+$/.test(entry));
     this.#pending = [];
+    // Nothing was known: nothing to forget (and no file to read per host of every run).
+    if (known.length === 0) return { prefix: '', done: () => undefined };
     if (swept.length === 0) return { prefix: '', done: () => this.#forget(known) };
     return {
       prefix: `rm -rf -- ${swept.map(shellQuote).join(' ')} 2>/dev/null; `,

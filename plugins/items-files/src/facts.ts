@@ -1,4 +1,4 @@
-import { arg, defineFact, sh, type FactEnv, type Shell } from '@fettle/core';
+import { defineFact, rawShell, sh, shellQuote, type FactEnv, type Shell } from '@fettle/core';
 
 /** What one path is on the host; null when it does not exist. */
 export interface FileStat {
@@ -67,26 +67,31 @@ function pathArguments(paths: readonly string[], env: FactEnv): Shell {
   const folder = paths.length > 2 ? sharedFolder(paths) : undefined;
   if (folder === undefined) return sh`set -- ${mapped}`;
   const base = env.hostPath(folder);
-  const words: Shell[] = [];
+  const words: string[] = [];
   for (const [index, p] of paths.entries()) {
-    const name = p === folder ? '' : p.slice(folder.length + 1);
-    // Only where the root maps the folder and the path alike (it always does for normalised paths).
-    if ((mapped[index]?.path ?? '') !== (name === '' ? base.path : `${base.path}/${name}`)) return sh`set -- ${mapped}`;
-    words.push(name === '' ? sh`"$d"` : sh`"$d"/${arg(name)}`);
+    const real = mapped[index]?.path ?? '';
+    if (p === folder) {
+      if (real !== base.path) return sh`set -- ${mapped}`;
+      words.push('"$d"');
+      continue;
+    }
+    const name = p.slice(folder.length + 1);
+    // Only where the root maps the folder and the path alike (it does for every normalised path).
+    if (real.length !== base.path.length + 1 + name.length || !real.startsWith(base.path) || !real.endsWith(name)) return sh`set -- ${mapped}`;
+    words.push(`"$d"/${shellQuote(name)}`);
   }
+  // The folder is a mapped HostPath; the names after it are relative, quoted one by one.
   return sh`d=${base}
-set -- ${words}`;
+set -- ${rawShell(words.join(' '))}`;
 }
 
 /** The deepest folder (other than `/`) that is, or holds, every one of these absolute paths; undefined when none. */
 function sharedFolder(paths: readonly string[]): string | undefined {
-  let prefix = paths[0] ?? '';
+  let folder = paths[0] ?? '';
   for (const p of paths) {
-    let length = 0;
-    while (length < prefix.length && length < p.length && prefix.charCodeAt(length) === p.charCodeAt(length)) length++;
-    prefix = prefix.slice(0, length);
+    while (folder.length > 1 && p !== folder && !(p.length > folder.length && p.charCodeAt(folder.length) === 0x2f && p.startsWith(folder))) {
+      folder = folder.slice(0, folder.lastIndexOf('/'));
+    }
   }
-  const inside = (folder: string): boolean => paths.every((p) => p === folder || p.startsWith(`${folder}/`));
-  const folder = inside(prefix) ? prefix : prefix.slice(0, prefix.lastIndexOf('/'));
-  return folder.startsWith('/') && folder.length > 1 && inside(folder) ? folder : undefined;
+  return folder.length > 1 && folder.startsWith('/') ? folder : undefined;
 }

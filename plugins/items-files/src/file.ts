@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FettleError, defineItemType, localFile, localFileChunks, sh, z, type ItemInstance, type LocalFile } from '@fettle/core';
 import { fileStat } from './facts.js';
-import { applyOwnership, modeSchema, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
+import { applyOwnership, modeSchema, ownershipAttributes, parentItems, validatePath } from './common.js';
 
 const DETAIL_LIMIT = 256 * 1024;
 /** A `source` file larger than this is never read whole: hashed and sent as a stream. */
@@ -44,7 +44,8 @@ async function desiredContent(attrs: FileAttrs, siteDir: string): Promise<{ sha2
   return undefined; // content not managed
 }
 
-const inMemory = (data: Buffer): { sha256: string; data: Buffer } => ({ sha256: createHash('sha256').update(data).digest('hex'), data });
+// One-shot hash(): no Hash object per file of every host.
+const inMemory = (data: Buffer): { sha256: string; data: Buffer } => ({ sha256: hash('sha256', data, 'hex'), data });
 
 /** One hash per large source file per run, not one per host (keyed by path, size and mtime). */
 const hashes = new Map<string, Promise<string>>();
@@ -96,13 +97,17 @@ export const fileItem = defineItemType({
   async cdict(item, context) {
     if (item.attrs.delete) return null;
     const content = await desiredContent(item.attrs, context.siteDir);
-    return {
-      type: 'file',
+    // Built key by key (the order shown in diffs), without spreading objects made for the purpose.
+    const state: Record<string, unknown> = { type: 'file' };
+    if (content !== undefined) {
+      state['sha256'] = content.sha256;
       // `_content`: not compared, not shown; the bytes (or the large file) the fix writes.
-      ...(content === undefined ? {} : { sha256: content.sha256, _content: content.data }),
-      mode: fileMode(item),
-      ...ownershipState(item.attrs),
-    };
+      state['_content'] = content.data;
+    }
+    state['mode'] = fileMode(item);
+    if (item.attrs.owner !== undefined) state['owner'] = item.attrs.owner;
+    if (item.attrs.group !== undefined) state['group'] = item.attrs.group;
+    return state;
   },
 
   async sdict(item, context) {

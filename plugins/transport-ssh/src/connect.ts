@@ -148,9 +148,13 @@ async function connectHop(
         return;
       }
       lastError = error;
-      fail(classify(error, where, hostKeyError, plan));
+      if (!settled) fail(classify(error, where, hostKeyError, plan));
     });
-    client.on('close', () => fail(classify(lastError ?? new Error('the server closed the connection during the handshake'), where, hostKeyError, plan)));
+    client.on('close', () => {
+      // Every connection closes in the end: once it was up, there is no error to make.
+      if (settled) return;
+      fail(classify(lastError ?? new Error('the server closed the connection during the handshake'), where, hostKeyError, plan));
+    });
 
     const config: ConnectConfig = {
       username: hop.user,

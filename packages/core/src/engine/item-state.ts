@@ -1,5 +1,5 @@
-import type { Change, ItemInstance } from '../protocols/item.js';
-import { diffLines, diffStateDicts, validateStateDict, displayValue } from '../statedict.js';
+import type { Change, ItemInstance, StateDict } from '../protocols/item.js';
+import { diffLines, diffStateDicts, isValidStateDict, validateStateDict, displayValue } from '../statedict.js';
 import { formatError } from '../errors.js';
 import { secretDetail, secretSafeDiff } from './secret-display.js';
 import type { BuiltItem } from './items.js';
@@ -20,13 +20,34 @@ export async function gatherItem(item: BuiltItem, session: HostSession): Promise
   try {
     const view = instance(item);
     const context = session.contextFor(item.id);
-    const [cdict, sdict] = await Promise.all([item.type.cdict(view, context), item.type.sdict(view, context)]);
-    validateStateDict(cdict, () => `item ${item.id} cdict`);
-    validateStateDict(sdict, () => `item ${item.id} sdict`);
-    return { change: diffStateDicts(cdict, sdict) };
+    // Both asked in this tick (their facts join one batch), then awaited in turn: a
+    // Promise.all per item is an array, closures and an iterator, times every item of
+    // every host. The second is awaited even when the first fails, so no rejection is left unhandled.
+    const wanted = item.type.cdict(view, context);
+    const found = item.type.sdict(view, context);
+    let cdict: StateDict | null;
+    try {
+      cdict = await wanted;
+    } catch (error) {
+      await Promise.resolve(found).catch(() => undefined);
+      throw error;
+    }
+    const sdict = await found;
+    checkStateDict(cdict, item, 'cdict');
+    checkStateDict(sdict, item, 'sdict');
+    const change = diffStateDicts(cdict, sdict);
+    return change === null ? IN_STATE : { change };
   } catch (error) {
     return { change: null, error: formatError(error) };
   }
+}
+
+/** What most gathers find: nothing to do. Shared, it costs nothing per item. */
+const IN_STATE: ItemState = Object.freeze({ change: null });
+
+/** Validate a statedict; the place for the message is made only when there is a message. */
+function checkStateDict(dict: StateDict | null, item: BuiltItem, which: 'cdict' | 'sdict'): void {
+  if (!isValidStateDict(dict)) validateStateDict(dict, `item ${item.id} ${which}`);
 }
 
 /** Gather many items in one tick, so their facts travel in one remote command. */

@@ -149,9 +149,15 @@ function withPlace(error: unknown, where: string): unknown {
 /** Whether a value holds a SecretRef or a secret marker anywhere: the taint that follows values. */
 export function containsSecret(value: unknown): boolean {
   if (typeof value === 'string') return hasSecretMarker(value);
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return false;
   if (isSecretRef(value)) return true;
-  if (Array.isArray(value)) return value.some(containsSecret);
-  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) return Object.values(value).some(containsSecret);
+  // Loops, not Object.values(): every item of every host passes here, and most hold no secret.
+  if (Array.isArray(value)) {
+    for (const entry of value) if (containsSecret(entry)) return true;
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) if (Object.hasOwn(record, key) && containsSecret(record[key])) return true;
   return false;
 }
 
