@@ -6,8 +6,9 @@ import vm from 'node:vm';
 
 // A V8 code cache for the CommonJS fettle loads (ssh2 and its dependencies, @fettle/core's
 // implementation): every CommonJS module compiles through vm.Script with the cachedData the
-// previous run left, so a run skips most of the parsing and compiling. Installed first thing in
-// bin.js; it must stay tiny (it loads with `--help`) and touch the disk only when a module compiles.
+// previous run left, so a run skips most of the parsing and compiling. bin.js installs it before
+// main() runs any command (nothing before that loads CommonJS); it must stay tiny (it loads with
+// `--help`) and touch the disk only when a module compiles.
 //
 // An entry is one file per module path, `<hash of the path>`: a magic, the hash of the source it was
 // made from, the hash of the data, then V8's data. A changed source, a torn or garbage entry, or
