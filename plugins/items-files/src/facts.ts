@@ -68,7 +68,8 @@ function pathArguments(paths: readonly string[], env: FactEnv): Shell {
   if (folder === undefined) return sh`set -- ${mapped}`;
   const base = env.hostPath(folder);
   const words: string[] = [];
-  for (const [index, p] of paths.entries()) {
+  for (let index = 0; index < paths.length; index++) {
+    const p = paths[index] as string;
     const real = mapped[index]?.path ?? '';
     if (p === folder) {
       if (real !== base.path) return sh`set -- ${mapped}`;

@@ -53,7 +53,10 @@ function checkStateDict(dict: StateDict | null, item: BuiltItem, which: 'cdict' 
 /** Gather many items in one tick, so their facts travel in one remote command. */
 export async function gatherItems(items: readonly BuiltItem[], session: HostSession): Promise<Map<string, ItemState>> {
   const states = await Promise.all(items.map((item) => gatherItem(item, session)));
-  return new Map(items.map((item, index) => [item.id, states[index] as ItemState]));
+  // Filled in a loop: no [id, state] pair per item on the way.
+  const byId = new Map<string, ItemState>();
+  for (let index = 0; index < items.length; index++) byId.set((items[index] as BuiltItem).id, states[index] as ItemState);
+  return byId;
 }
 
 function actionOf(change: Change): ItemResult['action'] {

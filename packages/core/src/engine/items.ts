@@ -311,23 +311,32 @@ export async function buildHostItems(host: Host, site: SiteConfig, registry: Reg
  */
 export async function checkHostItems(built: BuiltHost, site: SiteConfig, siteDir: string, redactor: Redactor, options: PrepareOptions = {}): Promise<void> {
   const context = { host: built.host, siteDir, secret: secretResolver(built.host, site, redactor) };
-  await Promise.all(
-    built.items.filter((item) => item.type.check !== undefined).map(async (item) => {
-      try {
-        await item.type.check?.({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets }, context);
-      } catch (error) {
-        const at = options.locateRole?.(item.role);
-        const where = `host ${built.host.name}, role ${item.role}${at ? ` (${at})` : ''}, item ${item.id}`;
-        if (isFettleError(error)) {
-          throw new FettleError(error.isInputError ? error.code : 'E_ATTRIBUTE', error.message, {
-            where: error.where ? `${error.where}, ${where}` : where,
-            expected: error.expected,
-            hint: error.hint,
-            cause: error,
-          });
-        }
-        throw new FettleError('E_ATTRIBUTE', error instanceof Error ? error.message : String(error), { where, cause: error });
-      }
-    }),
-  );
+  const placed = (item: BuiltItem, error: unknown): FettleError => {
+    const at = options.locateRole?.(item.role);
+    const where = `host ${built.host.name}, role ${item.role}${at ? ` (${at})` : ''}, item ${item.id}`;
+    if (isFettleError(error)) {
+      return new FettleError(error.isInputError ? error.code : 'E_ATTRIBUTE', error.message, {
+        where: error.where ? `${error.where}, ${where}` : where,
+        expected: error.expected,
+        hint: error.hint,
+        cause: error,
+      });
+    }
+    return new FettleError('E_ATTRIBUTE', error instanceof Error ? error.message : String(error), { where, cause: error });
+  };
+  // The checks' own promises, awaited together: no async wrapper per item of every host
+  // (most checks have nothing to look at and settle at once).
+  const pending: Promise<void>[] = [];
+  for (const item of built.items) {
+    if (item.type.check === undefined) continue;
+    let checking: Promise<void> | void;
+    try {
+      checking = item.type.check({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets }, context);
+    } catch (error) {
+      pending.push(Promise.reject(placed(item, error)));
+      continue;
+    }
+    if (checking !== undefined) pending.push(Promise.resolve(checking).catch((error: unknown) => Promise.reject(placed(item, error))));
+  }
+  await Promise.all(pending);
 }
