@@ -8,6 +8,7 @@ export type {
   ExecOptions,
   FileOwnership,
   FileData,
+  BatchLink,
   LocalFile,
   RemoteStat,
   ConnectContext,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { FettleError, isLocalFile, isUnreachableError, shellQuote, type ExecResult, type FileOwnership, type LocalFile } from '@fettle/core';
+import { FettleError, isLocalFile, isUnreachableError, shellQuote, type BatchLink, type ExecResult, type FileOwnership, type LocalFile } from '@fettle/core';
 import { tarArchive, tarPayload, type Payload } from './tar.js';
 
 /** Runs a command (already wrapped for become) with optional stdin (bytes, or a stream: see `sendPayload`). */
@@ -179,7 +179,8 @@ function writeScript(groups: readonly Group[]): string {
     `trap 'rm -rf -- ${temps}' EXIT`,
     // A hang-up (the connection died) exits through the EXIT trap instead of leaving the temp folders.
     "trap 'exit 129' HUP INT TERM PIPE",
-    `x() { printf '%s %s %s\\n' "$1" "$2" "$(printf '%s' "$3" | tr '\\n' ' ')"; }`,
+    // Every reported failure also fails the command: a batch's later stages (what is under these files) do not run.
+    `x() { bad=1; printf '%s %s %s\\n' "$1" "$2" "$(printf '%s' "$3" | tr '\\n' ' ')"; }`,
     `if ! mkdir -m 700 -- ${temps} 2>/dev/null; then`,
     ...groups.map((_group, index) => `  [ -d "$t${index}" ] || x G ${index} "$(mkdir -m 700 -- "$t${index}" 2>&1)"`),
     '  echo A; cat >/dev/null; exit 3',
@@ -214,7 +215,7 @@ function writeScript(groups: readonly Group[]): string {
       'fi',
     );
   });
-  lines.push('echo D');
+  lines.push('echo D', '[ -z "$bad" ]');
   return lines.join('\n');
 }
 
@@ -284,4 +285,18 @@ export function parseMode(mode: string | undefined, hostName: string): string {
     throw new FettleError('E_ATTRIBUTE', `invalid file mode ${JSON.stringify(mode)}`, { where: `host ${hostName}`, expected: 'an octal mode such as 0644' });
   }
   return mode.padStart(4, '0');
+}
+
+/**
+ * A runner for `Transport.writeVia`: a write's command rides in the engine's batch
+ * (its tar stream in the batch script) when it is small enough; a larger or streamed
+ * one follows that batch as a command of its own (`own`), only if the batch's gates
+ * let it (the host lock's take, the fixes it depends on).
+ */
+export function batchRunner(link: BatchLink, own: Runner): Runner {
+  return async (command, stdin) => {
+    if (stdin === undefined || (Buffer.isBuffer(stdin) && stdin.length <= link.maxStdin)) return link.run(command, stdin ?? Buffer.alloc(0));
+    await link.after();
+    return own(command, stdin);
+  };
 }

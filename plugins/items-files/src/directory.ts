@@ -14,6 +14,8 @@ export const directoryItem = defineItemType({
   }),
   validateName: (name) => (name === '/' ? 'refusing to manage /' : validatePath(name)),
   implicitNeeds: (item) => parentItems(item.name),
+  // Made empty when missing: what is under it stays absent until its own fix (which may share the batch).
+  pathScope: 'container',
 
   cdict(item) {
     if (item.attrs.delete) return null;

@@ -80,6 +80,8 @@ export const fileItem = defineItemType({
   attributes,
   validateName: validatePath,
   implicitNeeds: (item) => parentItems(item.name),
+  // Its fix touches its own path only, in one command or one write.
+  pathScope: 'leaf',
 
   /** Before any host: a `source` file exists in the site (its bytes are copied as they are, text or binary). */
   async check(item, context) {

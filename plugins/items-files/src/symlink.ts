@@ -16,6 +16,8 @@ export const symlinkItem = defineItemType({
   }),
   validateName: validatePath,
   implicitNeeds: (item) => parentItems(item.name),
+  // Its fix touches its own path only, in one command or one write.
+  pathScope: 'leaf',
 
   cdict(item) {
     if (item.attrs.delete) return null;

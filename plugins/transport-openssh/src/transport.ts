@@ -1,5 +1,5 @@
 import { defineTransport, FettleError, type ConnectContext, type ExecResult, type Host, type Transport, type TransportDefinition } from '@fettle/core';
-import { createBecome, Leftovers, sweepingFirst, type Payload } from '@fettle/transport-shell';
+import { batchRunner, createBecome, Leftovers, sweepingFirst, tarWriter, type Payload } from '@fettle/transport-shell';
 import { commandLine, effectiveSettings } from './command-line.js';
 import { describeHops } from './describe.js';
 import { Sessions } from './exec.js';
@@ -46,11 +46,13 @@ export const opensshTransport: TransportDefinition<typeof opensshOptionsSchema> 
       if (wrapped.refuse) return Promise.reject(wrapped.refuse);
       return sessions.run(wrapped.command, { stdin, timeoutMs: timeout, gate: wrapped.gate });
     });
-    const files = commandFiles((command, stdin) => runAsTarget(command, stdin), {
+    const writerOptions = {
       hostName: host.name,
       user: become.active ? options.becomeUser : user,
-      leftover: (temp) => leftovers.add(temp),
-    });
+      leftover: (temp: string) => leftovers.add(temp),
+    };
+    const own = (command: string, stdin?: Payload) => runAsTarget(command, stdin);
+    const files = commandFiles(own, writerOptions);
     return {
       root: options.root,
       exec: (command, execOptions = {}) =>
@@ -58,6 +60,8 @@ export const opensshTransport: TransportDefinition<typeof opensshOptionsSchema> 
       readFile: (path) => files.readFile(path),
       writeFile: (path, data, ownership) => files.writeFile(path, data, ownership),
       writeLocalFile: (path, file, ownership) => files.writeFile(path, file, ownership),
+      // The batch runs as the target user already (become wraps the whole batch).
+      writeVia: (link) => tarWriter(batchRunner(link, own), writerOptions),
       stat: (path) => files.stat(path),
       close: () => master.close(),
     };

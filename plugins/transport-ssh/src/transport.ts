@@ -6,7 +6,7 @@ import { sshOptionsSchema, type SshOptions } from './options.js';
 import { resolveSettings } from './settings.js';
 import { formatSshValues } from './ssh-values.js';
 import { SftpFiles } from './sftp.js';
-import { commandReads, createBecome, Leftovers, sweepingFirst, tarWriter, type FileReads, type Payload } from '@fettle/transport-shell';
+import { batchRunner, commandReads, createBecome, Leftovers, sweepingFirst, tarWriter, type FileReads, type Payload } from '@fettle/transport-shell';
 
 /**
  * The `ssh` transport: one ssh2 connection per host, commands on channels
@@ -48,12 +48,14 @@ export const sshTransport: TransportDefinition<typeof sshOptionsSchema> = define
     const viaExec = commandReads((command, stdin) => runAsTarget(command, stdin), host.name);
     const files: FileReads = become.active ? viaExec : withFallback(new SftpFiles(connection), viaExec);
     // Every write, with or without become: the writes of one tick in one command and one tar stream.
-    const writeFile = tarWriter((command, stdin) => runAsTarget(command, stdin), {
+    const writerOptions = {
       hostName: host.name,
       user: become.active ? options.becomeUser : target.user,
-      leftover: (temp) => leftovers.add(temp),
+      leftover: (temp: string) => leftovers.add(temp),
       alive: () => runCommand(connection, 'true', { timeoutMs: options.commandTimeoutMs }),
-    });
+    };
+    const own = (command: string, stdin?: Payload) => runAsTarget(command, stdin);
+    const writeFile = tarWriter(own, writerOptions);
 
     return {
       root: options.root,
@@ -62,6 +64,8 @@ export const sshTransport: TransportDefinition<typeof sshOptionsSchema> = define
       readFile: (path) => files.readFile(path),
       writeFile,
       writeLocalFile: writeFile,
+      // The batch runs as the target user already (become wraps the whole batch).
+      writeVia: (link) => tarWriter(batchRunner(link, own), writerOptions),
       stat: (path) => files.stat(path),
       close: () => connection.close(),
     };

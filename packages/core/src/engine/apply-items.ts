@@ -7,6 +7,8 @@ import type { HostSession } from './session.js';
 import { ConcurrencyGate } from './gate.js';
 import { describeChange, gatherItems, instance, type ItemState } from './item-state.js';
 import type { EngineEvent, ItemResult } from './results.js';
+import { isNotRun } from './session.js';
+import { planFollowers } from './followers.js';
 
 export interface ApplyOptions {
   readonly emit: (event: EngineEvent) => void;
@@ -48,6 +50,8 @@ interface Pending {
   readonly item: BuiltItem;
   readonly change: Change;
   result: ItemResult;
+  /** Fixed in the batch of the wave it follows, after its dependencies (see `planFollowers`); 0 for the wave itself. */
+  readonly stage?: number | undefined;
 }
 
 /** What the fixes of one wave did: errors by item, and states fixes reported themselves (confirmed without reading back). */
@@ -56,6 +60,14 @@ interface FixOutcome {
   readonly reported: Map<string, StateDict>;
   /** Items whose fix never started (the run was halted first), with why. */
   readonly notStarted: Map<string, string>;
+  /** Items whose commands their batch did not run (a gate: the lock's take or an earlier stage failed). */
+  readonly notRun: Set<string>;
+}
+
+/** The confirming reads of a batch: the fixed items' state, and the next wave's. */
+interface ConfirmReads {
+  readonly after: Promise<Map<string, ItemState>>;
+  readonly ahead: Promise<Map<string, ItemState>>;
 }
 
 /**
@@ -127,14 +139,83 @@ class HostApply {
     const differing = this.#settleUnchanged(active, started);
     const accepted = await this.#review(differing);
     if (accepted.length === 0) return;
+    const followers = await this.#followers(accepted);
     // The lock's take heads the fixes' batch as its guard: refused, the host runs none of them.
     const admitting = this.#options.admit?.();
     this.#options.emit({ type: 'host-phase', host: this.#host, phase: 'fix' });
-    const fixed = await this.#fix(accepted);
+    const { all, fixing, early } = await this.#fixInOneBatch([accepted, ...followers]);
+    const fixed = mergeOutcomes(await Promise.all(fixing));
     const refused = await admitting;
     if (refused !== undefined) return this.#skipRemaining(refused);
     this.#options.emit({ type: 'host-phase', host: this.#host, phase: 'confirm' });
-    await this.#confirm(accepted, fixed, started);
+    await this.#confirm(all, fixed, started, early);
+  }
+
+  /**
+   * Fix the stages (the wave, then its followers) in one held batch, each stage's
+   * commands after the last's and run only if they all succeeded. When every fix
+   * asked for all its work at once, the confirming reads (and the lock's release,
+   * behind every stage) ride in the same batch.
+   */
+  async #fixInOneBatch(stages: readonly Pending[][]): Promise<{ all: Pending[]; fixing: Promise<FixOutcome>[]; early: ConfirmReads | undefined }> {
+    const session = this.#session;
+    const fixing: Promise<FixOutcome>[] = [];
+    const outcomes: FixOutcome[] = [];
+    const all: Pending[] = [];
+    session.hold();
+    for (const [index, stage] of stages.entries()) {
+      // A fix that failed before asking anything cannot stop the stages after it in the script: they wait for their wave.
+      if (outcomes.some((outcome) => outcome.errors.size > 0 || outcome.notStarted.size > 0)) break;
+      session.stage = index;
+      const outcome = emptyOutcome();
+      outcomes.push(outcome);
+      fixing.push(this.#fix(stage, outcome));
+      all.push(...stage);
+      await session.settle();
+    }
+    session.stage = undefined;
+    let early: ConfirmReads | undefined;
+    if (all.every((entry) => entry.item.type.pathScope !== undefined) && session.deferredWrites === 0) {
+      early = this.#startConfirm(all, all);
+      if (this.#isLastWave(all)) {
+        // Behind every stage: when a fix fails, the lock stays for the waves still to come (released at the end).
+        session.stage = fixing.length;
+        this.#options.lastBatch?.();
+        session.stage = undefined;
+      }
+      await session.settle();
+    }
+    session.release();
+    const mark = session.asks;
+    // A fix that asked for more after the batch left is confirmed by a read after it.
+    const confirmed = early && Promise.all(fixing).then(() => session.asks === mark);
+    return { all, fixing, early: early && (await confirmed) ? early : undefined };
+  }
+
+  /** The items that follow the wave into its batch (not under `apply -i`: each is asked about in its own wave). */
+  async #followers(accepted: readonly Pending[]): Promise<Pending[][]> {
+    if (this.#options.confirm) return [];
+    const planned = planFollowers(accepted, {
+      graph: this.#graph,
+      items: this.#items,
+      changeOf: (id) => {
+        const state = this.#states.get(id);
+        return state && state.error === undefined && state.change !== null ? state.change : undefined;
+      },
+      isSettled: (id) => this.#outcomes.has(id),
+      settledFine: (id) => this.#outcomes.get(id)?.cascades === false,
+      changedThisRun: (id) => this.#changed.has(id),
+      eligible: (item) => !item.common.skip && !item.common.triggered && this.#hold?.(item) === undefined,
+    });
+    const stages: Pending[][] = [];
+    await Promise.all(
+      planned.map(async ({ item, change, stage }) => {
+        let result: ItemResult = { id: item.id, status: 'changed', ms: 0 };
+        result = { ...result, ...(await describeChange(item, change, this.#session, this.#options.details ?? true)) };
+        (stages[stage - 1] ??= []).push({ item, change, result, stage });
+      }),
+    );
+    return stages.filter((stage) => stage.length > 0);
   }
 
   /** Every unsettled item whose dependencies are all settled, in graph order. */
@@ -203,8 +284,7 @@ class HostApply {
    * the others one by one, all in parallel except where `blockConcurrent` forbids.
    * A fix not yet started when the run is aborted does not start.
    */
-  async #fix(accepted: readonly Pending[]): Promise<FixOutcome> {
-    const outcome: FixOutcome = { errors: new Map(), reported: new Map(), notStarted: new Map() };
+  async #fix(accepted: readonly Pending[], outcome: FixOutcome = emptyOutcome()): Promise<FixOutcome> {
     const units = new Map<string, Pending[]>();
     const singles: Pending[][] = [];
     for (const entry of accepted) {
@@ -235,21 +315,36 @@ class HostApply {
           }
         });
       } catch (error) {
-        for (const entry of batch) outcome.errors.set(entry.item.id, formatError(error));
+        for (const entry of batch) {
+          if (isNotRun(error)) outcome.notRun.add(entry.item.id);
+          else outcome.errors.set(entry.item.id, formatError(error));
+        }
       }
     };
-    // The fixes' commands are staged: they run only if the batch's guard (the lock's take) passed.
-    this.#session.stage = 0;
     await Promise.all([...units.values(), ...singles].map(runUnit));
     return outcome;
   }
 
-  /** Read back what was fixed (one batch) and settle each item: changed, or failed with why. */
-  async #confirm(accepted: readonly Pending[], fixed: FixOutcome, started: number): Promise<void> {
+  /**
+   * Start the confirming reads of `toRead` and, in the same batch, of the items that
+   * become ready after `fixing` (their dependencies' fixes are done by then, so this
+   * is the state they would be re-gathered for: one round trip per wave saved).
+   */
+  #startConfirm(toRead: readonly Pending[], fixing: readonly Pending[]): ConfirmReads {
+    const after = gatherItems(
+      toRead.map((entry) => entry.item),
+      this.#session,
+    );
+    const ahead = gatherItems(this.#nextAfter(fixing), this.#session);
+    return { after, ahead };
+  }
+
+  /** Read back what was fixed (one batch, unless `early` read it with the fixes) and settle each item: changed, or failed with why. */
+  async #confirm(accepted: readonly Pending[], fixed: FixOutcome, started: number, early: ConfirmReads | undefined): Promise<void> {
     const toRead: Pending[] = [];
     const after = new Map<string, ItemState>();
     for (const entry of accepted) {
-      if (fixed.errors.has(entry.item.id) || fixed.notStarted.has(entry.item.id)) continue;
+      if (fixed.errors.has(entry.item.id) || fixed.notStarted.has(entry.item.id) || fixed.notRun.has(entry.item.id)) continue;
       const state = fixed.reported.get(entry.item.id);
       if (!state) toRead.push(entry);
       else {
@@ -261,17 +356,18 @@ class HostApply {
         }
       }
     }
-    const reading = gatherItems(
-      toRead.map((entry) => entry.item),
-      this.#session,
-    );
-    // The next wave's items, read in the same batch: their dependencies' fixes are done,
-    // so this is the state they would be re-gathered for (one round trip per wave saved).
-    const ahead = this.#nextAfter(accepted);
-    const readingAhead = gatherItems(ahead, this.#session);
-    if (this.#isLastWave(accepted)) this.#options.lastBatch?.();
-    for (const [id, state] of await reading) after.set(id, state);
-    for (const [id, state] of await readingAhead) {
+    let reads = early;
+    if (!reads) {
+      reads = this.#startConfirm(toRead, accepted);
+      const settling = accepted.filter((entry) => !(fixed.notRun.has(entry.item.id) && (entry.stage ?? 0) > 0));
+      if (this.#isLastWave(settling)) this.#options.lastBatch?.();
+    }
+    const read = await reads.after;
+    for (const entry of toRead) {
+      const state = read.get(entry.item.id);
+      if (state) after.set(entry.item.id, state);
+    }
+    for (const [id, state] of await reads.ahead) {
       this.#states.set(id, state);
       this.#fresh.add(id);
     }
@@ -282,7 +378,10 @@ class HostApply {
       const fixError = fixed.errors.get(id);
       const notStarted = fixed.notStarted.get(id);
       const state = after.get(id);
+      // A follower its batch did not run (a fix before it failed) goes back to wait for its own wave.
+      if (fixed.notRun.has(id) && (entry.stage ?? 0) > 0) continue;
       if (notStarted !== undefined) this.#settle({ ...entry.result, status: 'skipped', reason: notStarted, ms }, true);
+      else if (fixed.notRun.has(id)) this.#settle({ ...entry.result, status: 'failed', error: 'not run: an earlier command of its batch failed', ms });
       else if (fixError !== undefined) this.#settle({ ...entry.result, status: 'failed', error: fixError, ms });
       else if (!state || state.error !== undefined) this.#settle({ ...entry.result, status: 'failed', error: `could not confirm the fix: ${state?.error ?? 'no state'}`, ms });
       else if (state.change !== null) this.#settle({ ...entry.result, status: 'failed', error: `still differs after fix: ${state.change.keys.join(', ') || 'exists'}`, ms });
@@ -332,4 +431,19 @@ class HostApply {
     this.#outcomes.set(result.id, { result, cascades });
     this.#options.emit({ type: 'item-done', host: this.#host, result });
   }
+}
+
+function emptyOutcome(): FixOutcome {
+  return { errors: new Map(), reported: new Map(), notStarted: new Map(), notRun: new Set() };
+}
+
+function mergeOutcomes(outcomes: readonly FixOutcome[]): FixOutcome {
+  const merged = emptyOutcome();
+  for (const outcome of outcomes) {
+    for (const [id, error] of outcome.errors) merged.errors.set(id, error);
+    for (const [id, state] of outcome.reported) merged.reported.set(id, state);
+    for (const [id, why] of outcome.notStarted) merged.notStarted.set(id, why);
+    for (const id of outcome.notRun) merged.notRun.add(id);
+  }
+  return merged;
 }

@@ -1,4 +1,4 @@
-import type { HostSession } from './session.js';
+import { isNotRun, type HostSession } from './session.js';
 import { isUnreachableError } from '../protocols/transport.js';
 import { formatError } from '../errors.js';
 import { describeHolder, lockIdentity, lockShowCommand, parseLockShow, parseTakeOutput, softLockHold, TAKE_REFUSED, takeLockCommand, unlockCommand, type LockHolder } from './lock.js';
@@ -30,7 +30,8 @@ export class HostLock {
   #taken = false;
   /** The holder found by the probe is a dead process of this controller: take over without --force-lock. */
   #stale = false;
-  #releasing: Promise<void> | undefined;
+  /** The release on its way: true once it ran (a gated release may not have). */
+  #releasing: Promise<boolean> | undefined;
 
   constructor(session: HostSession, settings: LockSettings, warn: (message: string) => void) {
     this.#session = session;
@@ -79,22 +80,27 @@ export class HostLock {
     return this.#taking;
   }
 
-  /** Start the release now, so it travels in the batch being built in this tick. */
-  releaseWith(): void {
-    if (!this.#taken || this.#releasing) return;
+  /**
+   * Start the release now, so it travels in the batch being built in this tick; also
+   * behind a take in that same batch (it removes the lock only if the holder is us).
+   */
+  releaseWith(): Promise<boolean> | undefined {
+    if ((!this.#taken && !this.#taking) || this.#releasing) return this.#releasing;
     const context = this.#session.context;
     this.#releasing = context.run(unlockCommand(context, this.#settings.holder.token)).then(
-      () => undefined,
-      () => undefined,
+      () => true,
+      (error: unknown) => !isNotRun(error),
     );
+    return this.#releasing;
   }
 
-  /** Release the lock if it is ours and the connection still allows it. */
+  /** Release the lock if it is ours and the connection still allows it (again, if a gate kept the last release from running). */
   async release(): Promise<void> {
     await this.#taking;
     if (!this.#taken || this.#session.lost) return;
-    this.releaseWith();
-    await this.#releasing;
+    if (this.#releasing && (await this.#releasing)) return;
+    this.#releasing = undefined;
+    await this.releaseWith();
   }
 }
 

@@ -114,7 +114,7 @@ async function work(prepared: PreparedHost, session: HostSession, run: HostRunCo
           admission,
           admit,
           // Without tasks to follow, the release rides in the last confirm's batch.
-          lastBatch: tasks ? undefined : () => lock?.releaseWith(),
+          lastBatch: tasks ? undefined : () => void lock?.releaseWith(),
         })
       : await checkItems(built, graph, session, run.emit, run.mode, run.details ?? true);
     refused ??= (await admission)?.refused;

@@ -4,7 +4,7 @@ import type { Fact, FactEnv } from '../protocols/fact.js';
 import { hostPathUnder, mapItemPath, shellQuote, shellText } from '../protocols/shell.js';
 import type { Host } from '../protocols/host.js';
 import type { ItemContext, RunResult, WriteOptions } from '../protocols/item.js';
-import type { ExecOptions, ExecResult, FileOwnership, Transport } from '../protocols/transport.js';
+import type { BatchLink, ExecOptions, ExecResult, FileData, FileOwnership, Transport } from '../protocols/transport.js';
 import { isLocalFile, isUnreachableError, type UnreachableError } from '../protocols/transport.js';
 import { FettleError } from '../errors.js';
 import { buildBatchScript, parseBatchOutput, unframedStderr, type BatchOp } from './batch.js';
@@ -60,8 +60,16 @@ export class HostSession {
   #stage: number | undefined;
   /** While held, asks accumulate: the engine places several stages of fixes in one batch. */
   #held = false;
-  /** The last guard's outcome (true: passed), for writes that do not travel in a batch. */
+  /** The last guard's outcome (true: passed): once one failed, the session runs nothing more. */
   #guarded: Promise<boolean> | undefined;
+  /** Asks made so far (commands, fact queries, writes): the engine sees whether fixes asked more after a batch left. */
+  #asks = 0;
+  /** Settled when the batch being built is done, with what its gates let through. */
+  #building: { promise: Promise<BatchGates>; resolve(gates: BatchGates): void } | undefined;
+  /** Writes too big for a batch, waiting for theirs to be done. */
+  #deferred = 0;
+  /** The transport's writes through the batch, when it offers them. */
+  readonly #write: ((path: string, data: FileData, ownership?: FileOwnership) => Promise<void>) | undefined;
   #lost: { error: UnreachableError; at: number } | undefined;
   readonly #itemContexts = new Map<string, ItemContext>();
   /** Items whose code read a secret through their context: they carry it, like items with secret attributes. */
@@ -108,9 +116,11 @@ export class HostSession {
             throw new FettleError('E_COMMAND', `cannot create the folder of ${itemPath}: ${made.stderr.trim() || `exit code ${String(made.code)}`}`, { where: `host ${host.name}` });
           }
         }
-        // A write through the transport's own command must not land when the guard (the lock's take) failed.
-        if (this.#guarded && !(await this.#guarded)) throw notRunError(host.name);
         this.stats.fileWrites++;
+        // Through the batch: gated like the fixes around it, in the same remote command.
+        if (this.#write) return this.#watch(this.#write(target, data, ownership));
+        // Through the transport's own command, after the batch it belongs to, and only if that batch's gates passed.
+        await this.#afterBatch();
         if (!isLocalFile(data)) return this.#watch(transport.writeFile(target, data, ownership));
         // A transport that cannot stream gets the file's bytes (read whole, as it asks).
         const write = transport.writeLocalFile ? transport.writeLocalFile(target, data, ownership) : readFile(data.localPath).then((bytes) => transport.writeFile(target, bytes, ownership));
@@ -118,6 +128,41 @@ export class HostSession {
       },
       warn: (message) => warn?.(message),
     };
+    this.#write = transport.writeVia?.(this.#link());
+  }
+
+  /** What the transport's batched writer sees of this session. */
+  #link(): BatchLink {
+    return {
+      maxStdin: INLINE_STDIN,
+      run: (command, stdin) => this.#ask({ command, stdin: Buffer.from(stdin), stage: this.#stage }),
+      after: () => this.#afterBatch(),
+    };
+  }
+
+  /** Wait for the batch being built; reject when its gates would have kept an op of the current stage from running. */
+  async #afterBatch(): Promise<void> {
+    const stage = this.#stage;
+    this.#deferred++;
+    try {
+      const gates = await this.#gates();
+      if (!gates.passed(stage)) throw notRunError(this.host.name);
+    } finally {
+      this.#deferred--;
+    }
+    this.#asks++;
+  }
+
+  /** The gates of the batch being built (or, with nothing queued, of none: all pass but a failed guard). */
+  #gates(): Promise<BatchGates> {
+    if (this.#facts.size === 0 && this.#runs.length === 0) return this.#guardGates();
+    this.#building ??= deferred<BatchGates>();
+    return this.#building.promise;
+  }
+
+  async #guardGates(): Promise<BatchGates> {
+    const ok = this.#guarded ? await this.#guarded : true;
+    return { passed: () => ok };
   }
 
   /** The connection was lost (the transport said so), and when; undefined while it is usable. */
@@ -169,9 +214,29 @@ export class HostSession {
     this.#held = true;
   }
 
+  /** Send what the hold gathered, now: one batch. */
   release(): void {
     this.#held = false;
-    if (this.#facts.size > 0 || this.#runs.length > 0) this.#schedule();
+    void this.#flush();
+  }
+
+  /** Let every ask of the current tick (and the writes they start on the next) reach the queue. */
+  async settle(): Promise<void> {
+    // At least two turns: a writer queues on the turn after its write was asked for.
+    for (let turn = 0, before = -1; turn < 10; turn++) {
+      if (turn >= 2 && before === this.#asks) return;
+      before = this.#asks;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Asks made so far (see `settle`), and writes waiting for their batch to be done. */
+  get asks(): number {
+    return this.#asks;
+  }
+
+  get deferredWrites(): number {
+    return this.#deferred;
   }
 
   /**
@@ -200,6 +265,7 @@ export class HostSession {
         }),
       );
     }
+    this.#asks++;
     if (!ask) {
       ask = { fact: fact, stage: this.#stage, queries: new Map() };
       this.#facts.set(askKey, ask);
@@ -232,6 +298,7 @@ export class HostSession {
 
   /** Queue one op for the next batch. */
   #ask(op: BatchOp): Promise<ExecResult> {
+    this.#asks++;
     return new Promise<ExecResult>((resolve, reject) => {
       this.#runs.push({ op, waiter: { resolve, reject } });
       this.#schedule();
@@ -254,8 +321,19 @@ export class HostSession {
     const runs = this.#runs;
     this.#facts = new Map();
     this.#runs = [];
+    const building = this.#building;
+    this.#building = undefined;
     // A stage belongs to the batch being built: asks made after it are unstaged again.
     this.#stage = undefined;
+    const guarded = this.#guarded;
+    // After a failed guard (the host lock refused) nothing more runs on this host.
+    if (guarded && !runs.some((ask) => ask.op.guard === true) && !(await guarded)) {
+      const refused = notRunError(this.host.name);
+      for (const ask of runs) ask.waiter.reject(refused);
+      for (const ask of facts) for (const entry of ask.queries.values()) for (const waiter of entry.waiters) waiter.reject(refused);
+      building?.resolve({ passed: () => false });
+      return;
+    }
     const ops: BatchOp[] = [];
     const settle: ((result: ExecResult | Error) => void)[] = [];
     const addRun = (ask: RunAsk): void => {
@@ -271,10 +349,14 @@ export class HostSession {
       for (const ask of facts) if (ask.stage === stage) this.#addFact(ask, ops, settle);
       for (const ask of runs) if (ask.op.stage === stage && ask.op.guard !== true) addRun(ask);
     }
-    if (ops.length === 0) return;
+    if (ops.length === 0) {
+      building?.resolve(await this.#guardGates());
+      return;
+    }
     this.stats.ops += ops.length;
     const results = await this.#execBatch(ops);
     results.forEach((result, index) => settle[index]?.(result));
+    building?.resolve(batchGates(ops, results));
   }
 
   #addFact(ask: FactAsk, ops: BatchOp[], settle: ((result: ExecResult | Error) => void)[]): void {
@@ -347,4 +429,32 @@ export class HostSession {
 
 function notRunError(hostName: string): FettleError {
   return new FettleError(E_NOT_RUN, 'not run: an earlier command of its batch failed (the host lock, or a dependency)', { where: `host ${hostName}` });
+}
+
+/** A write's stdin up to this size travels inside the batch script (base64); larger ones follow the batch. */
+const INLINE_STDIN = 4 * 1024 * 1024;
+
+/** What a batch's gates let through: a stage passed when its guard passed and no earlier stage had a failure. */
+interface BatchGates {
+  passed(stage: number | undefined): boolean;
+}
+
+function batchGates(ops: readonly BatchOp[], results: readonly (ExecResult | Error)[]): BatchGates {
+  let guardFailed = false;
+  let firstFailed = Infinity;
+  ops.forEach((op, index) => {
+    const result = results[index];
+    const failed = result === undefined || result instanceof Error || result.code !== 0;
+    if (op.guard === true && failed) guardFailed = true;
+    else if (op.stage !== undefined && failed) firstFailed = Math.min(firstFailed, op.stage);
+  });
+  return { passed: (stage) => !guardFailed && (stage === undefined || stage <= firstFailed) };
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve(value: T): void } {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
 }

@@ -115,6 +115,15 @@ export interface ItemTypeDefinition<S extends z.ZodType> {
   readonly commonDefaults?: Partial<CommonAttributes> | undefined;
   /** Item types that may not run at the same time as this one on one host. */
   readonly blockConcurrent?: readonly string[] | undefined;
+  /**
+   * Declares that the item's name is a path and that its fix touches that path only,
+   * asking for all its remote work at once (one command or one write, in the tick
+   * `fix` is called). `container`: fixing a missing one makes an empty folder there
+   * (a directory); `leaf`: nothing exists under it (a file, a symlink). The engine
+   * then fixes an item absent under a missing container in the same batch as the
+   * container, after it (and skips it, without running it, when the container's fix fails).
+   */
+  readonly pathScope?: 'container' | 'leaf' | undefined;
   /** Ids of items this item needs when they exist (e.g. the parent directory). */
   implicitNeeds?(item: ItemInstance<z.output<S>>): readonly string[];
   /** Check the item's name (a path must be absolute, say). Return an error message or undefined. */

@@ -67,6 +67,29 @@ export interface Transport {
   writeLocalFile?(path: string, file: LocalFile, ownership?: FileOwnership): Promise<void>;
   stat(path: string): Promise<RemoteStat | null>;
   close(): Promise<void>;
+  /**
+   * Optional: the transport's writes (`writeFile` and `writeLocalFile` in one), their
+   * commands sent through the engine's batch (`link`) instead of commands of their own,
+   * so a fix's writes travel in the same remote command as the fixes around them.
+   */
+  writeVia?(link: BatchLink): (path: string, data: FileData, ownership?: FileOwnership) => Promise<void>;
+}
+
+/** How a transport's write reaches the engine's batch (see `Transport.writeVia`). */
+export interface BatchLink {
+  /**
+   * Run a command inside the batch being built (as the target user, like the batch;
+   * its stdin travels in the batch script). Rejects when a gate of the batch kept it
+   * from running (the host lock's take or a dependency's fix failed first).
+   */
+  run(command: string, stdin: Uint8Array): Promise<ExecResult>;
+  /** The most stdin `run` takes; a larger or streamed payload goes as a command of its own after `after()`. */
+  readonly maxStdin: number;
+  /**
+   * Resolves once the batch being built is done, when the write may follow it as a
+   * command of its own (the gates it would have had in the batch passed); rejects otherwise.
+   */
+  after(): Promise<void>;
 }
 
 /** Context a transport gets when it connects. */
