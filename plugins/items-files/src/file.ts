@@ -28,8 +28,11 @@ const attributes = z
 
 type FileAttrs = z.output<typeof attributes>;
 
-/** The wanted bytes (in memory), or a large `source` file to stream, with its sha256; undefined when content is not managed. */
-async function desiredContent(attrs: FileAttrs, siteDir: string): Promise<{ sha256: string; data: Buffer | LocalFile } | undefined> {
+/**
+ * The wanted content with its sha256: text (kept as the string until a fix writes it),
+ * bytes in memory, or a large `source` file to stream; undefined when content is not managed.
+ */
+async function desiredContent(attrs: FileAttrs, siteDir: string): Promise<{ sha256: string; data: string | Buffer | LocalFile } | undefined> {
   if (attrs.source !== undefined) {
     const file = path.resolve(siteDir, attrs.source);
     const info = await stat(file);
@@ -40,7 +43,9 @@ async function desiredContent(attrs: FileAttrs, siteDir: string): Promise<{ sha2
     return inMemory(await readFile(file));
   }
   if (attrs.content instanceof Uint8Array) return inMemory(Buffer.from(attrs.content));
-  if (attrs.content !== undefined) return inMemory(Buffer.from(attrs.content, attrs.encoding === 'base64' ? 'base64' : 'utf8'));
+  if (attrs.content !== undefined && attrs.encoding === 'base64') return inMemory(Buffer.from(attrs.content, 'base64'));
+  // Text is hashed as its UTF-8 bytes without making them: most files of most runs are in their state.
+  if (attrs.content !== undefined) return { sha256: hash('sha256', attrs.content, 'hex'), data: attrs.content };
   return undefined; // content not managed
 }
 
@@ -62,6 +67,11 @@ function hashOf(source: LocalFile, mtimeMs: number): Promise<string> {
     hashes.set(key, hash);
   }
   return hash;
+}
+
+/** The `_content` of a cdict as what a write takes: text becomes its UTF-8 bytes. */
+function wantedBytes(content: unknown): Buffer | LocalFile | undefined {
+  return typeof content === 'string' ? Buffer.from(content, 'utf8') : (content as Buffer | LocalFile | undefined);
 }
 
 /** A file whose content comes from a secret is readable by its owner only, unless the item says otherwise. */
@@ -103,7 +113,7 @@ export const fileItem = defineItemType({
     const state: Record<string, unknown> = { type: 'file' };
     if (content !== undefined) {
       state['sha256'] = content.sha256;
-      // `_content`: not compared, not shown; the bytes (or the large file) the fix writes.
+      // `_content`: not compared, not shown; the text, bytes or large file the fix writes (see wantedBytes).
       state['_content'] = content.data;
     }
     state['mode'] = fileMode(item);
@@ -126,7 +136,7 @@ export const fileItem = defineItemType({
     }
     const rewrite = change.sdict === null || change.keys.includes('sha256') || change.keys.includes('type');
     if (rewrite) {
-      const content = (change.cdict['_content'] as Buffer | LocalFile | undefined) ?? Buffer.alloc(0);
+      const content = wantedBytes(change.cdict['_content']) ?? Buffer.alloc(0);
       await context.writeFile(item.name, content, { mode: fileMode(item), owner: item.attrs.owner, group: item.attrs.group });
       return;
     }
@@ -137,7 +147,7 @@ export const fileItem = defineItemType({
 
   async diffDetail(change, item, context) {
     if (change.cdict === null || !change.keys.includes('sha256')) return undefined;
-    const wanted = change.cdict['_content'];
+    const wanted = wantedBytes(change.cdict['_content']);
     if (!Buffer.isBuffer(wanted) || wanted.length > DETAIL_LIMIT) return undefined;
     const current = change.sdict?.['type'] === 'file' ? await context.readFile(item.name) : Buffer.alloc(0);
     if (current === null || current.length > DETAIL_LIMIT) return undefined;

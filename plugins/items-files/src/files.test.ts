@@ -113,6 +113,18 @@ describe('file, directory and symlink on the local transport', () => {
     expect(readdirSync(root).sort()).toEqual(['ok.txt']);
   });
 
+  it('text content (non-ASCII too) is written as its UTF-8 bytes and then verifies in its state; a change shows its diff', async () => {
+    const root = sandbox();
+    const text = 'héllo wörld ✓ \u{1F600}\nline 2\n';
+    const cold = await run(site(root, { 'file:/t.txt': { content: text } }));
+    expect(cold.items['file:/t.txt']?.status).toBe('changed');
+    expect(readFileSync(path.join(root, 't.txt'))).toEqual(Buffer.from(text, 'utf8'));
+    expect((await run(site(root, { 'file:/t.txt': { content: text } }), 'verify')).items['file:/t.txt']?.status).toBe('ok');
+    const plan = await run(site(root, { 'file:/t.txt': { content: text.replace('line 2', 'línea 2') } }), 'plan');
+    expect(plan.items['file:/t.txt']?.detail).toContain('+línea 2');
+    expect(plan.items['file:/t.txt']?.detail).toContain('-line 2');
+  });
+
   it('gathers the state of 100 files in one command', async () => {
     const root = sandbox();
     const items: Record<string, Record<string, unknown>> = { 'directory:/d': {} };
