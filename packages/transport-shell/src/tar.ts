@@ -35,8 +35,9 @@ function header(name: Buffer, size: number, mode: number, type: '0' | 'x'): Buff
   block.write(type, 156, 'ascii');
   block.write('ustar\0', 257, 'ascii');
   block.write('00', 263, 'ascii');
+  // An indexed loop: a Buffer's iterator costs an object per header (800 files, 800 headers).
   let sum = 0;
-  for (const byte of block) sum += byte;
+  for (let index = 0; index < BLOCK; index++) sum += block[index] as number;
   block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
   return block;
 }

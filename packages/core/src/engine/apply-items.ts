@@ -288,8 +288,12 @@ class HostApply {
     const units = new Map<string, Pending[]>();
     const singles: Pending[][] = [];
     for (const entry of accepted) {
-      if (entry.item.type.fixMany) units.set(entry.item.typeName, [...(units.get(entry.item.typeName) ?? []), entry]);
-      else singles.push([entry]);
+      if (!entry.item.type.fixMany) singles.push([entry]);
+      else {
+        const unit = units.get(entry.item.typeName);
+        if (unit) unit.push(entry);
+        else units.set(entry.item.typeName, [entry]);
+      }
     }
     const runUnit = async (batch: Pending[]): Promise<void> => {
       const type = (batch[0] as Pending).item.type;

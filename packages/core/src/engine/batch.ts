@@ -67,10 +67,14 @@ function opLines(op: BatchOp): string[] {
   return [needsSubshell(op.command) ? `(${command}) </dev/null` : `${command} </dev/null`];
 }
 
+/** Lines of 4 KiB: `base64 -d` takes any length, and a tar stream of 100 files makes 50 strings, not 2,700. */
+const BASE64_LINE = 4096;
+
 function base64Lines(data: Buffer): string {
   const encoded = data.toString('base64');
+  if (encoded.length <= BASE64_LINE) return encoded;
   const lines: string[] = [];
-  for (let start = 0; start < encoded.length; start += 76) lines.push(encoded.slice(start, start + 76));
+  for (let start = 0; start < encoded.length; start += BASE64_LINE) lines.push(encoded.slice(start, start + BASE64_LINE));
   return lines.join('\n');
 }
 
