@@ -3,10 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Transport } from '@fettle/core';
+import { MemoryHostStore, Registry, defineFact, defineItemType, definePlugin, joinShell, runSite, sh, z, type ItemContext, type Transport } from '@fettle/core';
 import { authorizeKey, createTestUser, grantNopasswdSudo, sshdForTests, type TestUser } from '@fettle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectHost, kitHost, rejection, testContext } from './test-support.js';
+import sshPlugin from './index.js';
 
 const run = promisify(execFile);
 
@@ -82,6 +83,57 @@ describe('ssh transport: become (sudo)', () => {
       expect(await transport.stat(file)).toEqual({ type: 'file', size: 8, mode: '0600' });
       expect(await transport.stat(path.join(dir, 'missing'))).toBeNull();
       expect(await transport.readFile(path.join(dir, 'missing'))).toBeNull();
+    });
+
+    it('through the engine: a root-only folder and its files, cold, in two commands (the writes ride in the batch, under sudo)', async () => {
+      const kit = sshd.get();
+      // What a path holds: `-` for nothing, else its owner uid and content.
+      const held = defineFact<string, string>({
+        name: 'test.held',
+        command: (paths, env) => joinShell(paths.map((p) => sh`p=${env.hostPath(p)}; if [ -e "$p" ]; then printf '%s:' "$(stat -c %u -- "$p")"; [ -f "$p" ] && base64 -w0 -- "$p"; echo; else echo -; fi`), '\n'),
+        parse: (stdout) => stdout.split('\n').slice(0, -1),
+      });
+      const state = async (name: string, context: Pick<ItemContext, 'fact'>) => {
+        const line = await context.fact(held, name);
+        return line === '-' ? null : { held: line };
+      };
+      const folder = defineItemType({
+        name: 'rootdir',
+        attributes: z.strictObject({}),
+        pathScope: 'container',
+        cdict: () => ({ held: '0:' }),
+        sdict: (item, context) => state(item.name, context),
+        fix: async (_change, item, context) => {
+          await context.runChecked(sh`mkdir -m 0700 -- ${context.hostPath(item.name)}`);
+        },
+      });
+      const secretFile = defineItemType({
+        name: 'rootfile',
+        attributes: z.strictObject({ content: z.string() }),
+        pathScope: 'leaf',
+        implicitNeeds: (item) => [`rootdir:${path.posix.dirname(item.name)}`],
+        cdict: (item) => ({ held: `0:${Buffer.from(item.attrs.content).toString('base64')}` }),
+        sdict: (item, context) => state(item.name, context),
+        fix: async (_change, item, context) => {
+          await context.writeFile(item.name, item.attrs.content, { mode: '0600', owner: 'root', group: 'root' });
+        },
+      });
+      const items: Record<string, Record<string, unknown>> = { 'rootdir:/vault': {} };
+      for (let i = 0; i < 20; i++) items[`rootfile:/vault/f${String(i)}`] = { content: `file ${String(i)}\n` };
+      const host = kitHost(kit, { become: 'sudo', root }, { user: nopasswd.name });
+      const config = {
+        plugins: [sshPlugin, definePlugin({ name: 'vault', itemTypes: [folder, secretFile] })],
+        hosts: new MemoryHostStore({ hosts: { node1: { transport: 'ssh', address: host.address, port: host.port, user: host.user, transportOptions: host.transportOptions } }, defaultRoles: ['r'] }),
+        roles: { r: () => items },
+      };
+      const mark = await kit.mark();
+      const result = await runSite({ site: config, siteDir: '/tmp', registry: new Registry(config.plugins), hosts: await config.hosts.listHosts(), mode: 'apply' });
+      expect(result.summary).toMatchObject({ changed: 21, failed: 0 });
+      expect(await kit.countsSince(mark)).toMatchObject({ connections: 1, execs: 2, sftp: 0 });
+      const info = await stat(path.join(root, 'vault/f7'));
+      expect([info.uid, info.gid, info.mode & 0o7777]).toEqual([0, 0, 0o600]);
+      expect(await readFile(path.join(root, 'vault/f7'), 'utf8')).toBe('file 7\n');
+      expect(await leftovers(path.join(root, 'vault'))).toEqual([]);
     });
 
     it('writes 20 files made in one tick with ONE command; a bad one fails alone (its folder costs one more, on the failure path only)', async () => {
