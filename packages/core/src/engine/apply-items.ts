@@ -7,7 +7,7 @@ import type { HostSession } from './session.js';
 import { ConcurrencyGate } from './gate.js';
 import { describeChange, gatherItems, instance, type ItemState } from './item-state.js';
 import type { EngineEvent, ItemResult } from './results.js';
-import { isNotRun } from './session.js';
+import { isNotRun } from './batch-gates.js';
 import { planFollowers } from './followers.js';
 
 export interface ApplyOptions {

@@ -1,4 +1,5 @@
-import { isNotRun, type HostSession } from './session.js';
+import type { HostSession } from './session.js';
+import { isNotRun } from './batch-gates.js';
 import { isUnreachableError } from '../protocols/transport.js';
 import { formatError } from '../errors.js';
 import { describeHolder, lockIdentity, lockShowCommand, parseLockShow, parseTakeOutput, softLockHold, TAKE_REFUSED, takeLockCommand, unlockCommand, type LockHolder } from './lock.js';

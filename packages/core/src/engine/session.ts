@@ -8,6 +8,7 @@ import type { BatchLink, ExecOptions, ExecResult, FileData, FileOwnership, Trans
 import { isLocalFile, isUnreachableError, type UnreachableError } from '../protocols/transport.js';
 import { FettleError } from '../errors.js';
 import { buildBatchScript, parseBatchOutput, unframedStderr, type BatchOp } from './batch.js';
+import { batchGates, deferred, notRunError, type BatchGates } from './batch-gates.js';
 
 interface Waiter<T> {
   resolve(value: T): void;
@@ -40,13 +41,6 @@ export interface SessionStats {
  * tick are coalesced (the way a DataLoader coalesces loads) and sent as one remote
  * script, so gathering the state of N items costs one round trip.
  */
-/** The error of an op its batch did not run: a guard (the lock's take) or an earlier stage's fix failed. */
-export const E_NOT_RUN = 'E_NOT_RUN' as const;
-
-export function isNotRun(error: unknown): boolean {
-  return error instanceof FettleError && error.code === E_NOT_RUN;
-}
-
 export class HostSession {
   readonly host: Host;
   readonly transport: Transport;
@@ -427,34 +421,5 @@ export class HostSession {
   }
 }
 
-function notRunError(hostName: string): FettleError {
-  return new FettleError(E_NOT_RUN, 'not run: an earlier command of its batch failed (the host lock, or a dependency)', { where: `host ${hostName}` });
-}
-
 /** A write's stdin up to this size travels inside the batch script (base64); larger ones follow the batch. */
 const INLINE_STDIN = 4 * 1024 * 1024;
-
-/** What a batch's gates let through: a stage passed when its guard passed and no earlier stage had a failure. */
-interface BatchGates {
-  passed(stage: number | undefined): boolean;
-}
-
-function batchGates(ops: readonly BatchOp[], results: readonly (ExecResult | Error)[]): BatchGates {
-  let guardFailed = false;
-  let firstFailed = Infinity;
-  ops.forEach((op, index) => {
-    const result = results[index];
-    const failed = result === undefined || result instanceof Error || result.code !== 0;
-    if (op.guard === true && failed) guardFailed = true;
-    else if (op.stage !== undefined && failed) firstFailed = Math.min(firstFailed, op.stage);
-  });
-  return { passed: (stage) => !guardFailed && (stage === undefined || stage <= firstFailed) };
-}
-
-function deferred<T>(): { promise: Promise<T>; resolve(value: T): void } {
-  let resolve: (value: T) => void = () => undefined;
-  const promise = new Promise<T>((done) => {
-    resolve = done;
-  });
-  return { promise, resolve };
-}
