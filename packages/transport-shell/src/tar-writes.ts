@@ -294,9 +294,8 @@ export function parseMode(mode: string | undefined, hostName: string): string {
  * let it (the host lock's take, the fixes it depends on).
  */
 export function batchRunner(link: BatchLink, own: Runner): Runner {
-  return async (command, stdin) => {
+  return (command, stdin) => {
     if (stdin === undefined || (Buffer.isBuffer(stdin) && stdin.length <= link.maxStdin)) return link.run(command, stdin ?? Buffer.alloc(0));
-    await link.after();
-    return own(command, stdin);
+    return link.follow(() => own(command, stdin));
   };
 }

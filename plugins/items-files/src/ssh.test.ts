@@ -218,6 +218,27 @@ describe.each(TRANSPORTS)('file items over SSH through the engine ($transport tr
     expect((await kit.countsSince(mark)).connections).toBe(1);
   });
 
+  it('a write too big for the batch follows it under the same gates: behind a folder that cannot be made it never runs; behind one made, it lands', async () => {
+    const kit = sshd.get();
+    const root = kit.hosts['web1']?.root ?? '';
+    writeFileSync(path.join(root, 'walled'), 'a file where a folder should be\n');
+    const big = 'x'.repeat(5 * 1024 * 1024); // over the 4 MiB a batch script carries
+    const config = site({ web1: sshHost(kit, 'web1') }, () => ({
+      'directory:/walled/d': {},
+      'file:/walled/d/big.txt': { content: big },
+      'directory:/roomy': {},
+      'file:/roomy/big.txt': { content: big },
+    }));
+    const result = await run(config, 'apply');
+    const byId = Object.fromEntries((result.hosts[0]?.items ?? []).map((item) => [item.id, item]));
+    expect(byId['directory:/walled/d']?.status).toBe('failed');
+    expect(byId['file:/walled/d/big.txt']).toMatchObject({ status: 'skipped', reason: 'needs directory:/walled/d, which failed' });
+    expect(byId['file:/roomy/big.txt'], JSON.stringify(byId)).toMatchObject({ status: 'changed' });
+    expect(statSync(path.join(root, 'roomy/big.txt')).size).toBe(big.length);
+    expect(readdirSync(path.join(root, 'roomy'))).toEqual(['big.txt']);
+    expect(existsSync(path.join(root, 'var/lib/fettle/lock'))).toBe(false);
+  });
+
   it('replacing a symlink by a directory: the files read through the link wait for the directory, then are written', async () => {
     const kit = sshd.get();
     const root = kit.hosts['web2']?.root ?? '';

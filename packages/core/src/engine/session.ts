@@ -114,11 +114,12 @@ export class HostSession {
         // Through the batch: gated like the fixes around it, in the same remote command.
         if (this.#write) return this.#watch(this.#write(target, data, ownership));
         // Through the transport's own command, after the batch it belongs to, and only if that batch's gates passed.
-        await this.#afterBatch();
-        if (!isLocalFile(data)) return this.#watch(transport.writeFile(target, data, ownership));
-        // A transport that cannot stream gets the file's bytes (read whole, as it asks).
-        const write = transport.writeLocalFile ? transport.writeLocalFile(target, data, ownership) : readFile(data.localPath).then((bytes) => transport.writeFile(target, bytes, ownership));
-        return this.#watch(write);
+        return this.#afterBatch(() => {
+          if (!isLocalFile(data)) return this.#watch(transport.writeFile(target, data, ownership));
+          // A transport that cannot stream gets the file's bytes (read whole, as it asks).
+          const write = transport.writeLocalFile ? transport.writeLocalFile(target, data, ownership) : readFile(data.localPath).then((bytes) => transport.writeFile(target, bytes, ownership));
+          return this.#watch(write);
+        });
       },
       warn: (message) => warn?.(message),
     };
@@ -130,21 +131,25 @@ export class HostSession {
     return {
       maxStdin: INLINE_STDIN,
       run: (command, stdin) => this.#ask({ command, stdin: Buffer.from(stdin), stage: this.#stage }),
-      after: () => this.#afterBatch(),
+      follow: (send) => this.#afterBatch(send),
     };
   }
 
-  /** Wait for the batch being built; reject when its gates would have kept an op of the current stage from running. */
-  async #afterBatch(): Promise<void> {
+  /**
+   * Run `send` after the batch being built, unless its gates would have kept an op of
+   * the current stage from running. In flight (see `deferredWrites`) until it settles.
+   */
+  async #afterBatch<T>(send: () => Promise<T>): Promise<T> {
     const stage = this.#stage;
     this.#deferred++;
     try {
       const gates = await this.#gates();
       if (!gates.passed(stage)) throw notRunError(this.host.name);
+      this.#asks++;
+      return await send();
     } finally {
       this.#deferred--;
     }
-    this.#asks++;
   }
 
   /** The gates of the batch being built (or, with nothing queued, of none: all pass but a failed guard). */

@@ -83,13 +83,14 @@ export interface BatchLink {
    * from running (the host lock's take or a dependency's fix failed first).
    */
   run(command: string, stdin: Uint8Array): Promise<ExecResult>;
-  /** The most stdin `run` takes; a larger or streamed payload goes as a command of its own after `after()`. */
+  /** The most stdin `run` takes; a larger or streamed payload goes as a command of its own through `follow`. */
   readonly maxStdin: number;
   /**
-   * Resolves once the batch being built is done, when the write may follow it as a
-   * command of its own (the gates it would have had in the batch passed); rejects otherwise.
+   * Run `send` (the write as a command of its own) once the batch being built is done,
+   * if the gates it would have had in the batch passed; rejects (without calling it)
+   * otherwise. The engine counts it in flight until it settles.
    */
-  after(): Promise<void>;
+  follow<T>(send: () => Promise<T>): Promise<T>;
 }
 
 /** Context a transport gets when it connects. */
