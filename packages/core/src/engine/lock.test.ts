@@ -96,7 +96,13 @@ describe('host lock', () => {
       },
       fix: async (_change, item, context) => {
         if (item.attrs.write) await context.writeFile(`/written/${item.name}`, 'data\n');
-        else await context.runChecked(sh`touch ${context.hostPath(`/ran-${item.name}`)}`);
+        else {
+          await Promise.all([
+            context.runChecked(sh`touch ${context.hostPath(`/ran-${item.name}`)}`),
+            // A command with its own deadline runs alone: after the take too, and not when it failed.
+            context.runChecked(sh`touch ${context.hostPath(`/timed-${item.name}`)}`, { timeoutMs: 10_000 }),
+          ]);
+        }
         return { done: true };
       },
     });
@@ -113,17 +119,19 @@ describe('host lock', () => {
       ['racing:b', 'skipped'],
     ]);
     expect(existsSync(path.join(root.dir, 'ran-a'))).toBe(false);
+    expect(existsSync(path.join(root.dir, 'timed-a'))).toBe(false);
     expect(existsSync(path.join(root.dir, 'written'))).toBe(false);
     expect(execs.get('h1')).toBe(2); // gather + probe; the take with the fixes it guards
 
-    // Unspoilt: gather + probe; take + fixes; the release. The take costs no command of its own.
+    // Unspoilt: gather + probe; take + fixes; the timed command; the release. The take costs no command of its own.
     await execSh(`rm -rf '${root.dir}/var/lib/fettle'`);
     spoiling = false;
     execs.clear();
     expect((await run(config)).hosts[0]?.status).toBe('changed');
     expect(existsSync(path.join(root.dir, 'ran-a'))).toBe(true);
+    expect(existsSync(path.join(root.dir, 'timed-a'))).toBe(true);
     expect(existsSync(path.join(root.dir, 'written/b'))).toBe(true);
-    expect(execs.get('h1')).toBe(3);
+    expect(execs.get('h1')).toBe(4); // + the command with its own deadline
   });
 
   it('takes over a live lock with --force-lock, with a warning', async () => {

@@ -284,10 +284,13 @@ export class HostSession {
 
   async run(command: string, options: ExecOptions = {}): Promise<RunResult> {
     if (options.timeoutMs !== undefined) {
-      // A command with its own deadline runs alone, so its timeout cannot kill a batch.
-      this.stats.execs++;
-      this.stats.ops++;
-      const result = await this.#watch(this.transport.exec(command, options));
+      // A command with its own deadline runs alone, so its timeout cannot kill a batch; after the
+      // batch being built, and only if its gates (the lock's take, earlier stages) passed.
+      const result = await this.#afterBatch(() => {
+        this.stats.execs++;
+        this.stats.ops++;
+        return this.#watch(this.transport.exec(command, options));
+      });
       return { code: result.code, stdout: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
     }
     const stdin = options.stdin === undefined ? undefined : Buffer.from(options.stdin);
