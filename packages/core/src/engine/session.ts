@@ -384,6 +384,9 @@ export class HostSession {
       }
       const raw = await this.#watch(this.transport.exec('sh -s', { stdin: buildBatchScript(ops) }));
       const results = parseBatchOutput(raw, ops.length);
+      // A batch cut short by a signal is often the first sign of a lost connection (the server
+      // killed the session): ask once, so the ops that got no answer say "unreachable", not "failed".
+      if (results.length < ops.length && raw.code === null) await this.#watch(this.transport.exec('true'));
       return ops.map((_op, index) => {
         const result = results[index];
         if (result?.notRun) return notRunError(this.host.name);
