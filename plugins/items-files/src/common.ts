@@ -66,7 +66,12 @@ export const ownershipAttributes = {
 /** The ownership keys an item manages (unset owner/group are left alone). */
 export function ownershipState(attrs: { owner?: string | undefined; group?: string | undefined }): Record<string, string> {
   const state: Record<string, string> = {};
+  addOwnership(state, attrs);
+  return state;
+}
+
+/** The same keys written into a state being built (no object made to be spread). */
+export function addOwnership(state: Record<string, unknown>, attrs: { owner?: string | undefined; group?: string | undefined }): void {
   if (attrs.owner !== undefined) state['owner'] = attrs.owner;
   if (attrs.group !== undefined) state['group'] = attrs.group;
-  return state;
 }

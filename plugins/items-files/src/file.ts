@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FettleError, defineItemType, localFile, localFileChunks, sh, z, type ItemInstance, type LocalFile } from '@fettle/core';
 import { fileStat } from './facts.js';
-import { applyOwnership, modeSchema, ownershipAttributes, parentItems, validatePath } from './common.js';
+import { addOwnership, applyOwnership, modeSchema, ownershipAttributes, parentItems, validatePath } from './common.js';
 
 const DETAIL_LIMIT = 256 * 1024;
 /** A `source` file larger than this is never read whole: hashed and sent as a stream. */
@@ -117,8 +117,7 @@ export const fileItem = defineItemType({
       state['_content'] = content.data;
     }
     state['mode'] = fileMode(item);
-    if (item.attrs.owner !== undefined) state['owner'] = item.attrs.owner;
-    if (item.attrs.group !== undefined) state['group'] = item.attrs.group;
+    addOwnership(state, item.attrs);
     return state;
   },
 

@@ -7,7 +7,7 @@ import type { HostSession } from './session.js';
 import { ConcurrencyGate } from './gate.js';
 import { describeChange, gatherItems, instance, type ItemState } from './item-state.js';
 import type { EngineEvent, ItemResult } from './results.js';
-import { isNotRun } from './batch-gates.js';
+import { isNotRun, NOT_RUN_REASON } from './batch-gates.js';
 import { planFollowers } from './followers.js';
 
 export interface ApplyOptions {
@@ -210,8 +210,7 @@ class HostApply {
     const stages: Pending[][] = [];
     await Promise.all(
       planned.map(async ({ item, change, stage }) => {
-        let result: ItemResult = { id: item.id, status: 'changed', ms: 0 };
-        result = { ...result, ...(await describeChange(item, change, this.#session, this.#options.details ?? true)) };
+        const result: ItemResult = { id: item.id, status: 'changed', ms: 0, ...(await describeChange(item, change, this.#session, this.#options.details ?? true)) };
         (stages[stage - 1] ??= []).push({ item, change, result, stage });
       }),
     );
@@ -385,7 +384,7 @@ class HostApply {
       // A follower its batch did not run (a fix before it failed) goes back to wait for its own wave.
       if (fixed.notRun.has(id) && (entry.stage ?? 0) > 0) continue;
       if (notStarted !== undefined) this.#settle({ ...entry.result, status: 'skipped', reason: notStarted, ms }, true);
-      else if (fixed.notRun.has(id)) this.#settle({ ...entry.result, status: 'failed', error: 'not run: an earlier command of its batch failed', ms });
+      else if (fixed.notRun.has(id)) this.#settle({ ...entry.result, status: 'failed', error: NOT_RUN_REASON, ms });
       else if (fixError !== undefined) this.#settle({ ...entry.result, status: 'failed', error: fixError, ms });
       else if (!state || state.error !== undefined) this.#settle({ ...entry.result, status: 'failed', error: `could not confirm the fix: ${state?.error ?? 'no state'}`, ms });
       else if (state.change !== null) this.#settle({ ...entry.result, status: 'failed', error: `still differs after fix: ${state.change.keys.join(', ') || 'exists'}`, ms });

@@ -9,8 +9,11 @@ export function isNotRun(error: unknown): boolean {
   return error instanceof FettleError && error.code === E_NOT_RUN;
 }
 
+/** Why an op its batch did not run has no result of its own (an item's reason, and the error's message). */
+export const NOT_RUN_REASON = 'not run: an earlier command of its batch failed';
+
 export function notRunError(hostName: string): FettleError {
-  return new FettleError(E_NOT_RUN, 'not run: an earlier command of its batch failed (the host lock, or a dependency)', { where: `host ${hostName}` });
+  return new FettleError(E_NOT_RUN, `${NOT_RUN_REASON} (the host lock, or a dependency)`, { where: `host ${hostName}` });
 }
 
 /** What a batch's gates let through: a stage passed when its guard passed and no earlier stage had a failure. */

@@ -10,8 +10,9 @@ function killedHost(): { transport: Transport; commands: string[] } {
     root: '/',
     exec(command): Promise<ExecResult> {
       commands.push(command);
-      if (command === 'sh -s') return Promise.resolve({ code: null, signal: 'SIGKILL', stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) });
-      return Promise.reject(new UnreachableError('lost', 'connection lost: the server closed it'));
+      // The probe finds the connection gone; anything else dies of a signal.
+      if (command === 'true') return Promise.reject(new UnreachableError('lost', 'connection lost: the server closed it'));
+      return Promise.resolve({ code: null, signal: 'SIGKILL', stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) });
     },
     readFile: () => Promise.resolve(null),
     writeFile: () => Promise.resolve(),
@@ -31,6 +32,16 @@ describe('a batch cut short by a signal', () => {
       expect(result.status).toBe('rejected');
       expect(isUnreachableError((result as PromiseRejectedResult).reason)).toBe(true);
     }
+    expect(session.lost?.error.message).toMatch(/connection lost/);
+  });
+});
+
+describe('a lone command cut short by a signal', () => {
+  it('asks the connection the same way: the command says unreachable, the session is lost', async () => {
+    const { transport, commands } = killedHost();
+    const session = new HostSession({ name: 'h', vars: {} } as never, transport, '/site');
+    await expect(session.context.run(sh`echo alone`)).rejects.toSatisfy(isUnreachableError);
+    expect(commands).toEqual(['echo alone', 'true']);
     expect(session.lost?.error.message).toMatch(/connection lost/);
   });
 });

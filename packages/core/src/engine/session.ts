@@ -361,6 +361,15 @@ export class HostSession {
     building?.resolve(batchGates(ops, results));
   }
 
+  /**
+   * A command killed by a signal is often the first sign of a lost connection (the server
+   * killed the session): ask the connection once, so what got no answer says "unreachable"
+   * (the probe rejects, and the session is marked lost), not "failed".
+   */
+  async #probeConnection(): Promise<void> {
+    await this.#watch(this.transport.exec('true'));
+  }
+
   #addFact(ask: FactAsk, ops: BatchOp[], settle: ((result: ExecResult | Error) => void)[]): void {
     const entries = [...ask.queries.values()];
     const queries = entries.map((entry) => entry.query);
@@ -380,13 +389,13 @@ export class HostSession {
     try {
       if (ops.length === 1) {
         const op = ops[0] as BatchOp;
-        return [await this.#watch(this.transport.exec(op.command, { stdin: op.stdin }))];
+        const result = await this.#watch(this.transport.exec(op.command, { stdin: op.stdin }));
+        if (result.code === null) await this.#probeConnection();
+        return [result];
       }
       const raw = await this.#watch(this.transport.exec('sh -s', { stdin: buildBatchScript(ops) }));
       const results = parseBatchOutput(raw, ops.length);
-      // A batch cut short by a signal is often the first sign of a lost connection (the server
-      // killed the session): ask once, so the ops that got no answer say "unreachable", not "failed".
-      if (results.length < ops.length && raw.code === null) await this.#watch(this.transport.exec('true'));
+      if (results.length < ops.length && raw.code === null) await this.#probeConnection();
       return ops.map((_op, index) => {
         const result = results[index];
         if (result?.notRun) return notRunError(this.host.name);
