@@ -1,67 +1,18 @@
-import type { Change, StateDict } from '../protocols/item.js';
-import { diffStateDicts, validateStateDict } from '../statedict.js';
-import { formatError } from '../errors.js';
 import type { BuiltHost, BuiltItem } from './items.js';
 import type { ItemGraph } from './graph.js';
 import type { HostSession } from './session.js';
 import { ConcurrencyGate } from './gate.js';
-import { describeChange, gatherItems, instance, type ItemState } from './item-state.js';
-import type { EngineEvent, ItemResult } from './results.js';
-import { isNotRun, NOT_RUN_REASON } from './batch-gates.js';
+import { describeChange, gatherItems, type ItemState } from './item-state.js';
+import type { ItemResult } from './results.js';
+import type { Admission, ApplyOptions } from './apply-options.js';
+import { emptyOutcome, fixedResult, fixWave, mergeOutcomes, reportedState, type FixOutcome, type FixRun, type Pending } from './fix-wave.js';
 import { planFollowers } from './followers.js';
-
-export interface ApplyOptions {
-  readonly emit: (event: EngineEvent) => void;
-  /** Asked before each fix (`apply -i`); false skips the item and its dependents. */
-  confirm?: ((host: string, result: ItemResult) => Promise<boolean>) | undefined;
-  /** Whether differing items get their detail (a content diff); default true. Off, a cold apply builds no diff text. */
-  details?: boolean | undefined;
-  /** Once aborted, no wave and no fix starts; what was not started is reported skipped. */
-  signal?: AbortSignal | undefined;
-  /**
-   * Awaited after the first gather, before any fix: the host lock's answer. A
-   * `refused` reason skips every item; `hold` says why an item must be left alone
-   * (someone else's soft lock), or undefined.
-   */
-  admission?: Promise<Admission> | undefined;
-  /** Called once before the first fix (the host lock is taken then); a reason refuses every fix. */
-  admit?: (() => Promise<string | undefined>) | undefined;
-  /** Called in the tick of the host's last remote batch (the final confirm), so a last command can ride in it. */
-  lastBatch?: (() => void) | undefined;
-  /** Why the host can no longer be worked on (its connection was lost), or undefined. */
-  stopped?: (() => string | undefined) | undefined;
-}
-
-export interface Admission {
-  readonly refused?: string | undefined;
-  /** The refusal is the host failing (its lock could not even be read), not someone else's lock: items count as failed. */
-  readonly failed?: boolean | undefined;
-  readonly hold?: ((item: BuiltItem) => string | undefined) | undefined;
-}
+import { isLastWave, needsOf, nextWave, readyAfter } from './waves.js';
 
 /** An item the run is done with; `cascades` when its dependents must be skipped too (failed, `skip`, declined). */
 interface Outcome {
   readonly result: ItemResult;
   readonly cascades: boolean;
-}
-
-/** An item of the current wave that differs, on its way to being fixed. */
-interface Pending {
-  readonly item: BuiltItem;
-  readonly change: Change;
-  result: ItemResult;
-  /** Fixed in the batch of the wave it follows, after its dependencies (see `planFollowers`); 0 for the wave itself. */
-  readonly stage?: number | undefined;
-}
-
-/** What the fixes of one wave did: errors by item, and states fixes reported themselves (confirmed without reading back). */
-interface FixOutcome {
-  readonly errors: Map<string, string>;
-  readonly reported: Map<string, StateDict>;
-  /** Items whose fix never started (the run was halted first), with why. */
-  readonly notStarted: Map<string, string>;
-  /** Items whose commands their batch did not run (a gate: the lock's take or an earlier stage failed). */
-  readonly notRun: Set<string>;
 }
 
 /** The confirming reads of a batch: the fixed items' state, and the next wave's. */
@@ -118,12 +69,11 @@ class HostApply {
     const admission = await this.#options.admission;
     if (admission?.refused !== undefined) return this.#skipRemaining(admission.refused, admission.failed ? 'failed' : 'skipped');
     this.#hold = admission?.hold;
-    for (let wave = this.#nextWave(); wave.length > 0; wave = this.#nextWave()) {
+    for (;;) {
+      const wave = this.#itemsOf(nextWave(this.#graph, this.#isSettled));
+      if (wave.length === 0) return;
       const halt = this.#halted();
-      if (halt !== undefined) {
-        this.#skipRemaining(halt);
-        return;
-      }
+      if (halt !== undefined) return this.#skipRemaining(halt);
       await this.#runWave(wave);
     }
   }
@@ -169,7 +119,7 @@ class HostApply {
       session.stage = index;
       const outcome = emptyOutcome();
       outcomes.push(outcome);
-      fixing.push(this.#fix(stage, outcome));
+      fixing.push(fixWave(this.#fixRun(), stage, outcome));
       all.push(...stage);
       await session.settle();
     }
@@ -217,18 +167,12 @@ class HostApply {
     return stages.filter((stage) => stage.length > 0);
   }
 
-  /** Every unsettled item whose dependencies are all settled, in graph order. */
-  #nextWave(): BuiltItem[] {
-    const ready = (id: string): boolean => !this.#outcomes.has(id) && [...this.#needs(id)].every((dep) => this.#outcomes.has(dep));
-    return this.#graph.order.filter(ready).map((id) => this.#items.get(id) as BuiltItem);
-  }
-
   /** Settle the items that must not run (a dependency failed, `skip`, not triggered, held); return the rest. */
   #decide(wave: readonly BuiltItem[]): BuiltItem[] {
     const active: BuiltItem[] = [];
     for (const item of wave) {
       const id = item.id;
-      const blocker = [...this.#needs(id)].find((dep) => this.#outcomes.get(dep)?.cascades);
+      const blocker = [...needsOf(this.#graph, id)].find((dep) => this.#outcomes.get(dep)?.cascades);
       const held = this.#hold?.(item);
       if (blocker) {
         const what = this.#outcomes.get(blocker)?.result.status === 'failed' ? 'failed' : 'was skipped';
@@ -245,7 +189,7 @@ class HostApply {
   async #regather(active: readonly BuiltItem[]): Promise<void> {
     const fresh = this.#fresh;
     this.#fresh = new Set();
-    const stale = active.filter((item) => !fresh.has(item.id) && [...this.#needs(item.id)].some((dep) => this.#changed.has(dep)));
+    const stale = active.filter((item) => !fresh.has(item.id) && [...needsOf(this.#graph, item.id)].some((dep) => this.#changed.has(dep)));
     for (const [id, state] of await gatherItems(stale, this.#session)) this.#states.set(id, state);
   }
 
@@ -279,56 +223,6 @@ class HostApply {
   }
 
   /**
-   * Fix the accepted items: items of a type with `fixMany` in one call per type,
-   * the others one by one, all in parallel except where `blockConcurrent` forbids.
-   * A fix not yet started when the run is aborted does not start.
-   */
-  async #fix(accepted: readonly Pending[], outcome: FixOutcome = emptyOutcome()): Promise<FixOutcome> {
-    const units = new Map<string, Pending[]>();
-    const singles: Pending[][] = [];
-    for (const entry of accepted) {
-      if (!entry.item.type.fixMany) singles.push([entry]);
-      else {
-        const unit = units.get(entry.item.typeName);
-        if (unit) unit.push(entry);
-        else units.set(entry.item.typeName, [entry]);
-      }
-    }
-    const runUnit = async (batch: Pending[]): Promise<void> => {
-      const type = (batch[0] as Pending).item.type;
-      try {
-        await this.#gate.run(type, async () => {
-          const halt = this.#halted();
-          if (halt !== undefined) {
-            for (const entry of batch) outcome.notStarted.set(entry.item.id, halt);
-            return;
-          }
-          const startedAt = Date.now();
-          for (const entry of batch) {
-            entry.result = { ...entry.result, startedAt };
-            this.#options.emit({ type: 'item-start', host: this.#host, id: entry.item.id });
-          }
-          if (type.fixMany) {
-            await type.fixMany(batch.map((entry) => ({ change: entry.change, item: instance(entry.item) })), this.#session.context);
-            return;
-          }
-          for (const entry of batch) {
-            const state = await type.fix(entry.change, instance(entry.item), this.#session.contextFor(entry.item.id));
-            if (state) outcome.reported.set(entry.item.id, state);
-          }
-        });
-      } catch (error) {
-        for (const entry of batch) {
-          if (isNotRun(error)) outcome.notRun.add(entry.item.id);
-          else outcome.errors.set(entry.item.id, formatError(error));
-        }
-      }
-    };
-    await Promise.all([...units.values(), ...singles].map(runUnit));
-    return outcome;
-  }
-
-  /**
    * Start the confirming reads of `toRead` and, in the same batch, of the items that
    * become ready after `fixing` (their dependencies' fixes are done by then, so this
    * is the state they would be re-gathered for: one round trip per wave saved).
@@ -338,7 +232,11 @@ class HostApply {
       toRead.map((entry) => entry.item),
       this.#session,
     );
-    const ahead = gatherItems(this.#nextAfter(fixing), this.#session);
+    // The items that become ready once these are settled and that need one of them (the next wave, if all goes well).
+    const ahead = gatherItems(
+      this.#itemsOf(readyAfter(this.#graph, this.#isSettled, idsOf(fixing))).filter((item) => !item.common.skip),
+      this.#session,
+    );
     return { after, ahead };
   }
 
@@ -349,15 +247,8 @@ class HostApply {
     for (const entry of accepted) {
       if (fixed.errors.has(entry.item.id) || fixed.notStarted.has(entry.item.id) || fixed.notRun.has(entry.item.id)) continue;
       const state = fixed.reported.get(entry.item.id);
-      if (!state) toRead.push(entry);
-      else {
-        try {
-          validateStateDict(state, `item ${entry.item.id} fix result`);
-          after.set(entry.item.id, { change: diffStateDicts(entry.change.cdict, state) });
-        } catch (error) {
-          after.set(entry.item.id, { change: null, error: formatError(error) });
-        }
-      }
+      if (state) after.set(entry.item.id, reportedState(entry, state));
+      else toRead.push(entry);
     }
     let reads = early;
     if (!reads) {
@@ -376,40 +267,34 @@ class HostApply {
     }
 
     for (const entry of accepted) {
-      const id = entry.item.id;
-      const ms = Date.now() - started;
-      const fixError = fixed.errors.get(id);
-      const notStarted = fixed.notStarted.get(id);
-      const state = after.get(id);
-      // A follower its batch did not run (a fix before it failed) goes back to wait for its own wave.
-      if (fixed.notRun.has(id) && (entry.stage ?? 0) > 0) continue;
-      if (notStarted !== undefined) this.#settle({ ...entry.result, status: 'skipped', reason: notStarted, ms }, true);
-      else if (fixed.notRun.has(id)) this.#settle({ ...entry.result, status: 'failed', error: NOT_RUN_REASON, ms });
-      else if (fixError !== undefined) this.#settle({ ...entry.result, status: 'failed', error: fixError, ms });
-      else if (!state || state.error !== undefined) this.#settle({ ...entry.result, status: 'failed', error: `could not confirm the fix: ${state?.error ?? 'no state'}`, ms });
-      else if (state.change !== null) this.#settle({ ...entry.result, status: 'failed', error: `still differs after fix: ${state.change.keys.join(', ') || 'exists'}`, ms });
-      else {
-        this.#changed.add(id);
-        for (const target of this.#graph.triggers.get(id) ?? []) this.#triggered.add(target);
-        this.#settle({ ...entry.result, ms });
+      const done = fixedResult(entry, fixed, after.get(entry.item.id), Date.now() - started);
+      if (!done) continue;
+      if (!done.cascades) {
+        this.#changed.add(entry.item.id);
+        for (const target of this.#graph.triggers.get(entry.item.id) ?? []) this.#triggered.add(target);
       }
+      this.#settle(done.result, done.cascades);
     }
-  }
-
-  /** The items that become ready once these are settled and that need one of them (the next wave, if all goes well). */
-  #nextAfter(accepted: readonly Pending[]): BuiltItem[] {
-    const inWave = new Set(accepted.map((entry) => entry.item.id));
-    const done = (id: string): boolean => this.#outcomes.has(id) || inWave.has(id);
-    return this.#graph.order
-      .filter((id) => !done(id) && [...this.#needs(id)].every(done) && [...this.#needs(id)].some((dep) => inWave.has(dep)))
-      .map((id) => this.#items.get(id) as BuiltItem)
-      .filter((item) => !item.common.skip);
   }
 
   /** Whether nothing is left after these items: then their confirm is the host's last batch. */
   #isLastWave(accepted: readonly Pending[]): boolean {
-    const inWave = new Set(accepted.map((entry) => entry.item.id));
-    return this.#graph.order.every((id) => this.#outcomes.has(id) || inWave.has(id));
+    return isLastWave(this.#graph, this.#isSettled, idsOf(accepted));
+  }
+
+  readonly #isSettled = (id: string): boolean => this.#outcomes.has(id);
+
+  /** What fixing needs of this run (see `fixWave`). */
+  #fixRun(): FixRun {
+    const session = this.#session;
+    return {
+      host: this.#host,
+      gate: this.#gate,
+      emit: this.#options.emit,
+      context: session.context,
+      contextFor: (itemId) => session.contextFor(itemId),
+      halted: () => this.#halted(),
+    };
   }
 
   /** Why no new work may start on this host (interrupted, connection lost), or undefined. */
@@ -426,8 +311,8 @@ class HostApply {
     }
   }
 
-  #needs(id: string): ReadonlySet<string> {
-    return this.#graph.needs.get(id) ?? new Set();
+  #itemsOf(ids: readonly string[]): BuiltItem[] {
+    return ids.map((id) => this.#items.get(id) as BuiltItem);
   }
 
   #settle(result: ItemResult, cascades = result.status === 'failed'): void {
@@ -436,17 +321,6 @@ class HostApply {
   }
 }
 
-function emptyOutcome(): FixOutcome {
-  return { errors: new Map(), reported: new Map(), notStarted: new Map(), notRun: new Set() };
-}
-
-function mergeOutcomes(outcomes: readonly FixOutcome[]): FixOutcome {
-  const merged = emptyOutcome();
-  for (const outcome of outcomes) {
-    for (const [id, error] of outcome.errors) merged.errors.set(id, error);
-    for (const [id, state] of outcome.reported) merged.reported.set(id, state);
-    for (const [id, why] of outcome.notStarted) merged.notStarted.set(id, why);
-    for (const id of outcome.notRun) merged.notRun.add(id);
-  }
-  return merged;
+function idsOf(entries: readonly Pending[]): Set<string> {
+  return new Set(entries.map((entry) => entry.item.id));
 }

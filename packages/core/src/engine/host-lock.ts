@@ -4,7 +4,7 @@ import { isUnreachableError } from '../protocols/transport.js';
 import { formatError } from '../errors.js';
 import { describeHolder, lockIdentity, lockShowCommand, parseLockShow, parseTakeOutput, softLockHold, TAKE_REFUSED, takeLockCommand, unlockCommand, type LockHolder } from './lock.js';
 import { shellText } from '../protocols/shell.js';
-import type { Admission } from './apply-items.js';
+import type { Admission } from './apply-options.js';
 
 export interface LockSettings {
   readonly holder: LockHolder & { token: string };

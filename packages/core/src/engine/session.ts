@@ -7,24 +7,10 @@ import type { ItemContext, RunResult, WriteOptions } from '../protocols/item.js'
 import type { BatchLink, ExecOptions, ExecResult, FileData, FileOwnership, Transport } from '../protocols/transport.js';
 import { isLocalFile, isUnreachableError, type UnreachableError } from '../protocols/transport.js';
 import { FettleError } from '../errors.js';
-import { buildBatchScript, parseBatchOutput, unframedStderr, type BatchOp } from './batch.js';
+import type { BatchOp } from './batch.js';
+import { BatchQueue } from './batch-queue.js';
+import { sendBatch, type BatchChannel } from './send-batch.js';
 import { batchGates, deferred, notRunError, type BatchGates } from './batch-gates.js';
-
-interface Waiter<T> {
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-interface FactAsk {
-  readonly fact: Fact<unknown, unknown>;
-  readonly stage: number | undefined;
-  readonly queries: Map<string, { query: unknown; waiters: Waiter<unknown>[] }>;
-}
-
-interface RunAsk {
-  readonly op: BatchOp;
-  readonly waiter: Waiter<ExecResult>;
-}
 
 /** Round trips this session made, for budgets and reports. */
 export interface SessionStats {
@@ -47,8 +33,8 @@ export class HostSession {
   readonly stats: SessionStats = { execs: 0, ops: 0, fileWrites: 0, fileReads: 0 };
   readonly context: ItemContext;
   readonly #env: FactEnv;
-  #facts = new Map<string, FactAsk>();
-  #runs: RunAsk[] = [];
+  readonly #queue: BatchQueue;
+  readonly #channel: BatchChannel;
   #scheduled = false;
   /** The stage the ops asked now belong to (fixes of one batch, in dependency order), or undefined. */
   #stage: number | undefined;
@@ -72,6 +58,7 @@ export class HostSession {
   constructor(host: Host, transport: Transport, siteDir: string, secrets?: (name: string) => Promise<string>, warn?: (message: string) => void) {
     this.host = host;
     this.transport = transport;
+    this.#queue = new BatchQueue(host.name);
     const root = transport.root;
     // One mapping for files and commands: readFile/writeFile use it, hostPath() hands it to `sh`.
     const mapPath = (itemPath: string): string => mapItemPath(root, itemPath);
@@ -102,28 +89,40 @@ export class HostSession {
         this.stats.fileReads++;
         return this.#watch(transport.readFile(mapPath(itemPath)));
       },
-      writeFile: async (itemPath, data, ownership?: FileOwnership, options?: WriteOptions) => {
-        const target = mapPath(itemPath);
-        if (options?.createParents) {
-          const made = await this.run(`mkdir -p ${shellQuote(path.posix.dirname(target))}`);
-          if (made.code !== 0) {
-            throw new FettleError('E_COMMAND', `cannot create the folder of ${itemPath}: ${made.stderr.trim() || `exit code ${String(made.code)}`}`, { where: `host ${host.name}` });
-          }
-        }
-        this.stats.fileWrites++;
-        // Through the batch: gated like the fixes around it, in the same remote command.
-        if (this.#write) return this.#watch(this.#write(target, data, ownership));
-        // Through the transport's own command, after the batch it belongs to, and only if that batch's gates passed.
-        return this.#afterBatch(() => {
-          if (!isLocalFile(data)) return this.#watch(transport.writeFile(target, data, ownership));
-          // A transport that cannot stream gets the file's bytes (read whole, as it asks).
-          const write = transport.writeLocalFile ? transport.writeLocalFile(target, data, ownership) : readFile(data.localPath).then((bytes) => transport.writeFile(target, bytes, ownership));
-          return this.#watch(write);
-        });
-      },
+      writeFile: (itemPath, data, ownership?: FileOwnership, options?: WriteOptions) => this.#writeFile(mapPath(itemPath), itemPath, data, ownership, options),
       warn: (message) => warn?.(message),
     };
     this.#write = transport.writeVia?.(this.#link());
+    this.#channel = {
+      host: host.name,
+      exec: (command, options) => this.#watch(transport.exec(command, options)),
+      probe: async () => {
+        await this.#watch(transport.exec('true'));
+      },
+    };
+  }
+
+  /**
+   * Write one file: through the batch when the transport rides writes in it (gated like
+   * the fixes around it, in the same remote command), else with the transport's own
+   * command after the batch it belongs to, and only if that batch's gates passed.
+   */
+  async #writeFile(target: string, itemPath: string, data: FileData, ownership?: FileOwnership, options?: WriteOptions): Promise<void> {
+    if (options?.createParents) {
+      const made = await this.run(`mkdir -p ${shellQuote(path.posix.dirname(target))}`);
+      if (made.code !== 0) {
+        throw new FettleError('E_COMMAND', `cannot create the folder of ${itemPath}: ${made.stderr.trim() || `exit code ${String(made.code)}`}`, { where: `host ${this.host.name}` });
+      }
+    }
+    this.stats.fileWrites++;
+    if (this.#write) return this.#watch(this.#write(target, data, ownership));
+    const transport = this.transport;
+    return this.#afterBatch(() => {
+      if (!isLocalFile(data)) return this.#watch(transport.writeFile(target, data, ownership));
+      // A transport that cannot stream gets the file's bytes (read whole, as it asks).
+      const write = transport.writeLocalFile ? transport.writeLocalFile(target, data, ownership) : readFile(data.localPath).then((bytes) => transport.writeFile(target, bytes, ownership));
+      return this.#watch(write);
+    });
   }
 
   /** What the transport's batched writer sees of this session. */
@@ -154,7 +153,7 @@ export class HostSession {
 
   /** The gates of the batch being built (or, with nothing queued, of none: all pass but a failed guard). */
   #gates(): Promise<BatchGates> {
-    if (this.#facts.size === 0 && this.#runs.length === 0) return this.#guardGates();
+    if (this.#queue.empty) return this.#guardGates();
     this.#building ??= deferred<BatchGates>();
     return this.#building.promise;
   }
@@ -252,34 +251,12 @@ export class HostSession {
   }
 
   fact<Q, R>(fact: Fact<Q, R>, query: Q): Promise<R> {
-    const key = fact.key ? fact.key(query) : JSON.stringify(query);
-    const askKey = this.#stage === undefined ? fact.name : `${String(this.#stage)}\0${fact.name}`;
-    let ask = this.#facts.get(askKey);
-    if (ask && ask.fact !== fact) {
-      // Two definitions under one name, not listed in any plugin's `facts` (the registry refuses listed ones at load).
-      return Promise.reject(
-        new FettleError('E_PLUGIN', `two different facts are named '${fact.name}'`, {
-          where: `host ${this.host.name}`,
-          hint: "list each plugin's facts in definePlugin({ facts }) so the clash is reported with both packages before any host is touched",
-        }),
-      );
-    }
+    const clash = this.#queue.clash(fact, this.#stage);
+    if (clash) return Promise.reject(clash);
     this.#asks++;
-    if (!ask) {
-      ask = { fact: fact, stage: this.#stage, queries: new Map() };
-      this.#facts.set(askKey, ask);
-    }
-    let entry = ask.queries.get(key);
-    if (!entry) {
-      entry = { query, waiters: [] };
-      ask.queries.set(key, entry);
-    }
-    const waiters = entry.waiters;
-    const promise = new Promise<R>((resolve, reject) => {
-      waiters.push({ resolve: resolve, reject });
-    });
+    const answer = this.#queue.addFact(fact, query, this.#stage);
     this.#schedule();
-    return promise;
+    return answer;
   }
 
   async run(command: string, options: ExecOptions = {}): Promise<RunResult> {
@@ -301,10 +278,9 @@ export class HostSession {
   /** Queue one op for the next batch. */
   #ask(op: BatchOp): Promise<ExecResult> {
     this.#asks++;
-    return new Promise<ExecResult>((resolve, reject) => {
-      this.#runs.push({ op, waiter: { resolve, reject } });
-      this.#schedule();
-    });
+    const result = this.#queue.addRun(op);
+    this.#schedule();
+    return result;
   }
 
   #schedule(): void {
@@ -319,126 +295,31 @@ export class HostSession {
   }
 
   async #flush(): Promise<void> {
-    const facts = [...this.#facts.values()];
-    const runs = this.#runs;
-    this.#facts = new Map();
-    this.#runs = [];
+    const queued = this.#queue.take();
     const building = this.#building;
     this.#building = undefined;
     // A stage belongs to the batch being built: asks made after it are unstaged again.
     this.#stage = undefined;
     const guarded = this.#guarded;
     // After a failed guard (the host lock refused) nothing more runs on this host.
-    if (guarded && !runs.some((ask) => ask.op.guard === true) && !(await guarded)) {
-      const refused = notRunError(this.host.name);
-      for (const ask of runs) ask.waiter.reject(refused);
-      for (const ask of facts) for (const entry of ask.queries.values()) for (const waiter of entry.waiters) waiter.reject(refused);
+    if (guarded && !queued.hasGuard && !(await guarded)) {
+      queued.rejectAll(notRunError(this.host.name));
       building?.resolve({ passed: () => false });
       return;
     }
-    const ops: BatchOp[] = [];
-    const settle: ((result: ExecResult | Error) => void)[] = [];
-    const addRun = (ask: RunAsk): void => {
-      ops.push(ask.op);
-      settle.push((result) => (result instanceof Error ? ask.waiter.reject(result) : ask.waiter.resolve(result)));
-    };
-    // Guards first; then staged ops, stage by stage (facts, then commands); then the rest (facts, then commands).
-    for (const ask of runs) if (ask.op.guard === true) addRun(ask);
-    const stages = [...new Set([...facts.map((ask) => ask.stage), ...runs.map((ask) => ask.op.stage)])]
-      .filter((stage): stage is number => stage !== undefined)
-      .sort((a, b) => a - b);
-    for (const stage of [...stages, undefined]) {
-      for (const ask of facts) if (ask.stage === stage) this.#addFact(ask, ops, settle);
-      for (const ask of runs) if (ask.op.stage === stage && ask.op.guard !== true) addRun(ask);
-    }
+    // Guards first; then staged ops, stage by stage (facts, then commands); then the rest.
+    const { ops, settle } = queued.ordered(this.#env);
     if (ops.length === 0) {
       building?.resolve(await this.#guardGates());
       return;
     }
     this.stats.ops += ops.length;
-    const results = await this.#execBatch(ops);
+    this.stats.execs++;
+    const results = await sendBatch(this.#channel, ops);
     results.forEach((result, index) => settle[index]?.(result));
     building?.resolve(batchGates(ops, results));
   }
 
-  /**
-   * A command killed by a signal is often the first sign of a lost connection (the server
-   * killed the session): ask the connection once, so what got no answer says "unreachable"
-   * (the probe rejects, and the session is marked lost), not "failed".
-   */
-  async #probeConnection(): Promise<void> {
-    await this.#watch(this.transport.exec('true'));
-  }
-
-  #addFact(ask: FactAsk, ops: BatchOp[], settle: ((result: ExecResult | Error) => void)[]): void {
-    const entries = [...ask.queries.values()];
-    const queries = entries.map((entry) => entry.query);
-    let command: string;
-    try {
-      command = shellText(ask.fact.command(queries, this.#env), `fact ${ask.fact.name}: command()`);
-    } catch (error) {
-      for (const entry of entries) for (const waiter of entry.waiters) waiter.reject(error);
-      return;
-    }
-    ops.push({ command, stage: ask.stage });
-    settle.push((result) => this.#settleFact(ask.fact, entries, queries, result));
-  }
-
-  async #execBatch(ops: readonly BatchOp[]): Promise<(ExecResult | Error)[]> {
-    this.stats.execs++;
-    try {
-      if (ops.length === 1) {
-        const op = ops[0] as BatchOp;
-        const result = await this.#watch(this.transport.exec(op.command, { stdin: op.stdin }));
-        if (result.code === null) await this.#probeConnection();
-        return [result];
-      }
-      const raw = await this.#watch(this.transport.exec('sh -s', { stdin: buildBatchScript(ops) }));
-      const results = parseBatchOutput(raw, ops.length);
-      if (results.length < ops.length && raw.code === null) await this.#probeConnection();
-      return ops.map((_op, index) => {
-        const result = results[index];
-        if (result?.notRun) return notRunError(this.host.name);
-        if (result) return result;
-        const detail = unframedStderr(raw).trim();
-        return new FettleError('E_COMMAND', `remote batch ended early (exit ${String(raw.code)})${detail ? `: ${detail}` : ''}`, {
-          where: `host ${this.host.name}`,
-        });
-      });
-    } catch (error) {
-      const failure = error instanceof Error ? error : new Error(String(error));
-      return ops.map(() => failure);
-    }
-  }
-
-  #settleFact(
-    fact: Fact<unknown, unknown>,
-    entries: { query: unknown; waiters: Waiter<unknown>[] }[],
-    queries: unknown[],
-    result: ExecResult | Error,
-  ): void {
-    const rejectAll = (error: unknown): void => {
-      for (const entry of entries) for (const waiter of entry.waiters) waiter.reject(error);
-    };
-    if (result instanceof Error) return rejectAll(result);
-    const okCodes = fact.okCodes ?? [0];
-    if (result.code === null || !okCodes.includes(result.code)) {
-      return rejectAll(
-        new FettleError('E_COMMAND', `fact ${fact.name} failed (exit ${String(result.code)}): ${result.stderr.toString('utf8').trim() || '(no output)'}`, {
-          where: `host ${this.host.name}`,
-        }),
-      );
-    }
-    let parsed: unknown[];
-    try {
-      parsed = fact.parse(result.stdout.toString('utf8'), queries, this.#env);
-    } catch (error) {
-      return rejectAll(error);
-    }
-    entries.forEach((entry, index) => {
-      for (const waiter of entry.waiters) waiter.resolve(parsed[index]);
-    });
-  }
 }
 
 /** A write's stdin up to this size travels inside the batch script (base64); larger ones follow the batch. */
