@@ -6,10 +6,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The ssh_config table of @fettle/transport-ssh's own tests: the same configs and aliases.
 import { asRequest, setupSshConfigTable, type SshConfigTable } from '@fettle/testkit';
+import { bin } from './test-sites.js';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '../dist/bin.js');
 const sshPlugin = path.resolve(here, '../../../plugins/transport-ssh/dist/index.js');
 // The site lives beside the ssh plugin, so node finds the plugin's own dependencies (ssh2) from the compiled config.
 const sitesRoot = path.resolve(here, '../../../plugins/transport-ssh/.test-sites');

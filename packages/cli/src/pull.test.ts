@@ -87,9 +87,10 @@ export default defineSite({
 }, 60_000);
 
 afterAll(async () => {
-  await registry.stop();
+  // The folders go first: when the registry never started, there is nothing to stop.
   rmSync(site, { recursive: true, force: true });
   rmSync(node, { recursive: true, force: true });
+  await registry?.stop();
 });
 
 describe('fettle pull against a real Verdaccio', { timeout: 240_000 }, () => {

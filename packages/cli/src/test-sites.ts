@@ -1,6 +1,6 @@
 // Paths and scratch folders the CLI's tests share. Not part of the build (only the entries in
 // tsup.config.ts are), and not a test file itself.
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
@@ -14,6 +14,12 @@ export const example = path.resolve(here, '../../../examples/site-basic');
 /** Sites live inside this package so that node resolves @fettle/* from its node_modules. */
 export const sitesRoot = path.resolve(here, '../.test-sites');
 mkdirSync(sitesRoot, { recursive: true });
+
+// The CLIs a test file spawns keep their compile cache in a scratch folder of that file, never in
+// the runner's ~/.cache (tests that need their own cache or HOME pass an environment of their own).
+const scratchCache = mkdtempSync(path.join(sitesRoot, 'xdg-cache-'));
+process.env['XDG_CACHE_HOME'] = scratchCache;
+afterAll(() => rmSync(scratchCache, { recursive: true, force: true }));
 
 /** A list of folders removed after the calling test file's tests. */
 export function removedAfterAll(): string[] {

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import type { ExecResult, Transport, TransportDefinition } from './protocols/transport.js';
 import { z } from 'zod';
 import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -27,10 +28,12 @@ export function shellTransport(counter: { execs: number } = { execs: 0 }): Trans
     name: 'sh',
     description: 'local sh for core tests',
     options: z.object({}),
-    connect: () =>
-      Promise.resolve<Transport>({
-        // State (the host lock) goes to a folder of its own, never the machine's /var/lib/fettle.
-        root: mkdtempSync(path.join(tmpdir(), 'fettle-core-sh-')),
+    connect: () => {
+      // State (the host lock) goes to a folder of its own, never the machine's /var/lib/fettle;
+      // removed when the engine closes the connection, so test runs leave nothing in /tmp.
+      const root = mkdtempSync(path.join(tmpdir(), 'fettle-core-sh-'));
+      return Promise.resolve<Transport>({
+        root,
         exec: (command, options = {}) => {
           counter.execs++;
           return execSh(command, options.stdin);
@@ -38,7 +41,8 @@ export function shellTransport(counter: { execs: number } = { execs: 0 }): Trans
         readFile: () => Promise.resolve(null),
         writeFile: () => Promise.reject(new Error('not used')),
         stat: () => Promise.resolve(null),
-        close: () => Promise.resolve(),
-      }),
+        close: () => rm(root, { recursive: true, force: true }),
+      });
+    },
   };
 }
