@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, s
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizeKey, createTestUser, grantNopasswdSudo, sshdForTests, type TestUser } from '@fettle/testkit';
+import { authorizeKey, createAptTestRepo, createTestUser, grantNopasswdSudo, sshdForTests, type TestUser } from '@fettle/testkit';
 import { bin, sitesRoot } from './test-sites.js';
 
 
@@ -21,7 +21,10 @@ const PEM = ['-----BEGIN FETTLE SCAN KEY-----', ...Array.from({ length: 5 }, () 
 // Random bytes that are not UTF-8 (a keytab, say), with a newline inside so it has "lines" too.
 const KEYTAB = Buffer.concat([Buffer.from([0xff, 0xfe, 0x00, 0x80]), randomBytes(40), Buffer.from('\n'), randomBytes(40)]);
 
-const sshd = sshdForTests({ hosts: ['web1', 'web2'] });
+// sync-repos runs the real apt-get update against a private repository on this disk, never the network:
+// every session carries APT_CONFIG (the kit's SHLVL=1 on the same line: sshd keeps the first SetEnv).
+const aptRepo = createAptTestRepo(1);
+const sshd = sshdForTests({ hosts: ['web1', 'web2'], extraConfig: `SetEnv APT_CONFIG=${aptRepo.env.APT_CONFIG} SHLVL=1` });
 const site = mkdtempSync(path.join(sitesRoot, 'scan-'));
 // What fettle may write outside the targets: all of it is scanned.
 const outside = mkdtempSync(path.join(os.tmpdir(), 'fettle-scan-'));
@@ -51,7 +54,7 @@ const runs: Run[] = [];
 function fettle(args: readonly string[], options: { input?: Buffer | string; extraEnv?: Record<string, string> } = {}): Run {
   const result = spawnSync(process.execPath, [bin, ...args, '--site', site], {
     input: options.input,
-    env: { PATH: process.env['PATH'] ?? '', NO_COLOR: '1', ...env, ...options.extraEnv },
+    env: { PATH: process.env['PATH'] ?? '', NO_COLOR: '1', ...env, ...aptRepo.env, ...options.extraEnv },
     timeout: 120_000,
   });
   const run = { args, code: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -103,7 +106,8 @@ beforeAll(async () => {
   // web2 logs in as a user with NOPASSWD sudo and writes everything through sudo.
   sudoUser = await createTestUser('fscan');
   cleanups.push(() => sudoUser.remove());
-  cleanups.push(await grantNopasswdSudo(sudoUser));
+  cleanups.push(await grantNopasswdSudo(sudoUser, { keepEnv: ['APT_CONFIG'] }));
+  cleanups.push(() => Promise.resolve(aptRepo.remove()));
   await authorizeKey(sudoUser, kit.clientPublicKey);
 
   // The secrets come from the age CLI, the binary one from random bytes.
@@ -214,6 +218,7 @@ describe('secrets never leak', () => {
       fettle(['discover']),
       fettle(['ping', '--json']),
       fettle(['updates']),
+      fettle(['sync-repos', '--json']),
       fettle(['report', '--json']),
       fettle(['report', '--format', 'html']),
       fettle(['report', '--format', 'markdown', '--output', path.join(outside, 'report.md')]),
@@ -243,6 +248,8 @@ describe('secrets never leak', () => {
     fettle(['plan', '--json']);
     fettle(['plan', '-v', '--debug']);
     expect(outputs.length).toBeGreaterThan(0);
+    // sync-repos did run apt-get update (against the private repository).
+    expect(readdirSync(path.join(aptRepo.dir, 'lists')).some((name) => name.endsWith('_Release'))).toBe(true);
 
     const printed = runs.flatMap((run) => [
       { where: `stdout of fettle ${run.args.join(' ')}`, data: run.stdout },

@@ -16,6 +16,7 @@ export {
 } from './sshd.js';
 export { parseSshdLog, type SshdCounts, type SshdMark } from './log.js';
 export { authorizeKey, createTestUser, grantNopasswdSudo, type TestUser, type UserRef } from './users.js';
+export { createAptTestRepo, type AptTestPackage, type AptTestRepo } from './apt-repo.js';
 export { silentHost, type SilentHost } from './silent.js';
 export { findVerdaccio, startRegistry, type RegistryKit, type StartRegistryOptions } from './registry.js';
 export { machineSupport, startMachine, type Machine, type StartMachineOptions } from './machine.js';

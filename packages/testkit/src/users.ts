@@ -83,15 +83,20 @@ export async function createTestUser(prefix: string): Promise<TestUser> {
 /**
  * Lets `user` run anything through `sudo -n`: writes `/etc/sudoers.d/fettle-test-<user>`
  * (0440, checked with `visudo -cf` before it goes live). Resolves to a function that removes it.
+ * `keepEnv` names variables sudo passes through for this user (e.g. `APT_CONFIG`).
  */
-export async function grantNopasswdSudo(user: UserRef): Promise<() => Promise<void>> {
+export async function grantNopasswdSudo(user: UserRef, options: { keepEnv?: readonly string[] } = {}): Promise<() => Promise<void>> {
   const name = nameOf(user);
   checkUserName(name);
+  const keepEnv = options.keepEnv ?? [];
+  const badVariable = keepEnv.find((variable) => !/^[A-Z_][A-Z0-9_]*$/.test(variable));
+  if (badVariable !== undefined) throw new Error(`grantNopasswdSudo: not an environment variable name: ${JSON.stringify(badVariable)}`);
+  const rules = [`${name} ALL=(ALL) NOPASSWD: ALL`, ...(keepEnv.length > 0 ? [`Defaults:${name} env_keep += "${keepEnv.join(' ')}"`] : [])];
   const file = `/etc/sudoers.d/fettle-test-${name}`;
   // Validate under a name containing '.', which sudo's @includedir ignores, then rename atomically:
   // a broken file in sudoers.d would break sudo for the whole machine.
   const tmp = `/etc/sudoers.d/.fettle-test-${name}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, `${name} ALL=(ALL) NOPASSWD: ALL\n`, { mode: 0o440 });
+  await writeFile(tmp, `${rules.join('\n')}\n`, { mode: 0o440 });
   try {
     await chmod(tmp, 0o440);
     await runOk('visudo', ['-cf', tmp]);

@@ -1,11 +1,12 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { discover, listUpdates, ping, syncRepos, cachedReport, type FleetOptions } from './fleet.js';
 import type { HostReport } from './model.js';
 import { parseAptSimulation } from './providers/apt.js';
+import { createAptTestRepo } from '@fettle/testkit';
 import { exitCodeFor } from './summary.js';
 import { countingConnect, faultyConnect, host, registryConnect } from './test-helpers.js';
 
@@ -17,7 +18,12 @@ import { countingConnect, faultyConnect, host, registryConnect } from './test-he
  */
 
 const dir = mkdtempSync(path.join(tmpdir(), 'fettle-fleet-local-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// sync-repos runs the real apt-get update against a private repository on this disk, never the network.
+const aptRepo = createAptTestRepo(1);
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  aptRepo.remove();
+});
 
 const hosts = [
   host('local1'),
@@ -38,7 +44,7 @@ const byName = (reports: readonly HostReport[]) => Object.fromEntries(reports.ma
 const execsOf = (name: string): number => counts.execs.get(name)?.length ?? 0;
 
 /** Holds apt's lists lock (fcntl, as apt takes it) for 5 s. */
-const LOCK_HOLDER = "import fcntl, time; f = open('/var/lib/apt/lists/lock', 'w'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(5)";
+const LOCK_HOLDER = `import fcntl, time; f = open(${JSON.stringify(aptRepo.listsLock)}, 'w'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(5)`;
 
 /** What apt itself says right now, to compare with what the fleet reports. */
 function aptNow() {
@@ -134,9 +140,14 @@ describe('fleet operations on the local machine', () => {
     // Another apt holds the lists lock for a few seconds: the sync waits for it instead of failing.
     const holder = spawn('python3', ['-c', LOCK_HOLDER], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise((resolve) => holder.stdout.once('data', resolve));
-    // apt-get update runs once in this file, bounded by commandTimeoutMs.
-    const report = await syncRepos({ ...base(cachePath), hosts: hosts.filter((h) => h.name !== 'local2'), commandTimeoutMs: 240_000 });
+    // apt-get update runs once in this file, bounded by commandTimeoutMs; the local transport's
+    // commands inherit APT_CONFIG, which points apt at the private repository.
+    process.env['APT_CONFIG'] = aptRepo.env.APT_CONFIG;
+    const report = await syncRepos({ ...base(cachePath), hosts: hosts.filter((h) => h.name !== 'local2'), commandTimeoutMs: 240_000 }).finally(() => {
+      delete process.env['APT_CONFIG'];
+    });
     holder.kill();
+    expect(readdirSync(path.join(aptRepo.dir, 'lists')).some((name) => name.endsWith('_Release'))).toBe(true);
     const r = byName(report.hosts);
     expect(r['local1'], r['local1']?.message ?? '').toMatchObject({ status: 'ok', stale: true });
     expect(r['local1']?.durationMs).toBeGreaterThan(4000);

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Host } from '@fettle/core';
-import { authorizeKey, createTestUser, grantNopasswdSudo, silentHost, sshdForTests, type SilentHost, type TestUser } from '@fettle/testkit';
+import { authorizeKey, createAptTestRepo, createTestUser, grantNopasswdSudo, silentHost, sshdForTests, type SilentHost, type TestUser } from '@fettle/testkit';
 import ssh from '@fettle/transport-ssh';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discover, listUpdates, ping, syncRepos, type FleetOptions } from './fleet.js';
@@ -18,7 +18,11 @@ import { registryConnect } from './test-helpers.js';
  * are this Debian machine, so apt is real.
  */
 
-const sshd = sshdForTests({ hosts: ['web1', 'web2'] });
+// sync-repos runs the real apt-get update against a private repository on this disk, never the
+// network: the deploy user's sessions carry APT_CONFIG (sshd keeps the first SetEnv of a Match,
+// so the kit's SHLVL=1 rides along) and sudo keeps it.
+const aptRepo = createAptTestRepo(1);
+const sshd = sshdForTests({ hosts: ['web1', 'web2'], extraConfig: `Match User fleetdeploy*\n  SetEnv APT_CONFIG=${aptRepo.env.APT_CONFIG} SHLVL=1` });
 const dir = mkdtempSync(path.join(tmpdir(), 'fettle-fleet-ssh-'));
 let silent: SilentHost;
 let deploy: TestUser;
@@ -38,7 +42,7 @@ beforeAll(async () => {
   const kit = sshd.get();
   deploy = await createTestUser('fleetdeploy');
   plain = await createTestUser('fleetplain');
-  revokeSudo = await grantNopasswdSudo(deploy);
+  revokeSudo = await grantNopasswdSudo(deploy, { keepEnv: ['APT_CONFIG'] });
   await authorizeKey(deploy, kit.clientPublicKey);
   await authorizeKey(plain, kit.clientPublicKey);
 });
@@ -46,6 +50,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await revokeSudo?.();
   await deploy?.remove();
+  aptRepo.remove();
   await plain?.remove();
   await silent?.close();
   await sshd.stop();
@@ -159,6 +164,7 @@ describe('fleet over a real sshd', () => {
     const r = byName(report.hosts);
     expect(r['deploy'], r['deploy']?.message ?? '').toMatchObject({ status: 'ok' });
     expect(r['deploy']?.discovery?.uid).not.toBe(0);
+    expect(readdirSync(path.join(aptRepo.dir, 'lists')).some((name) => name.endsWith('_Release'))).toBe(true);
     expect(r['plain']).toMatchObject({ status: 'skipped' });
     expect(r['plain-sudo']).toMatchObject({ status: 'failed' });
     expect(r['plain-sudo']?.message).toMatch(/sudo: a password is required/);

@@ -7,34 +7,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runItems, type ItemMap, type RunMode } from '@fettle/core';
 import localTransport from '@fettle/transport-local';
 import sshTransport from '@fettle/transport-ssh';
-import { sshdForTests, type SshdKit } from '@fettle/testkit';
+import { createAptTestRepo, sshdForTests, type SshdKit } from '@fettle/testkit';
 import aptPlugin from './index.js';
 
-// Against the machine's real apt and dpkg (tests run as root on Debian 12).
+// Against the machine's real apt and dpkg (tests run as root on Debian 12), with the packages of a
+// private repository on this disk (collision-proof names, purged after), so apt never reaches the network:
+// APT_CONFIG points this process, the local transport and the kit's sshd sessions at it.
 const exec = promisify(execFile);
 const sh = async (command: string, timeout = 300_000) => (await exec('sh', ['-c', command], { timeout, maxBuffer: 64 * 1024 * 1024 })).stdout;
 
-/** Tiny packages with no dependencies beyond the base system; the test uses two that are absent. */
-const CANDIDATES = ['sl', 'hello', 'figlet', 'toilet', 'cowsay'];
+const repo = createAptTestRepo(2);
+process.env['APT_CONFIG'] = repo.env.APT_CONFIG;
+const picked = repo.packages.map((pkg) => ({ name: pkg.name, candidate: pkg.version }));
 let dir: string;
-let picked: { name: string; candidate: string }[] = [];
-
-async function policy(name: string): Promise<{ installed: boolean; candidate: string | null }> {
-  const out = await sh(`LC_ALL=C apt-cache policy ${name}`);
-  const installed = /Installed: (\S+)/.exec(out)?.[1];
-  const candidate = /Candidate: (\S+)/.exec(out)?.[1];
-  return { installed: installed !== undefined && installed !== '(none)', candidate: candidate === undefined || candidate === '(none)' ? null : candidate };
-}
-
-async function pickAbsent(): Promise<typeof picked> {
-  const found: typeof picked = [];
-  for (const name of CANDIDATES) {
-    const { installed, candidate } = await policy(name);
-    if (!installed && candidate !== null) found.push({ name, candidate });
-    if (found.length === 2) break;
-  }
-  return found;
-}
 
 async function dpkgVersion(name: string): Promise<string | null> {
   const out = await sh(`dpkg-query -W -f '\${db:Status-Abbrev} \${Version}' ${name} 2>/dev/null || true`);
@@ -43,23 +28,16 @@ async function dpkgVersion(name: string): Promise<string | null> {
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'fettle-apt-'));
-  picked = await pickAbsent();
-  if (picked.length < 2) {
-    // Empty or stale package lists: refresh once, bounded by the exec timeout.
-    await sh('DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 update', 600_000);
-    picked = await pickAbsent();
-  }
-  if (picked.length < 2) throw new Error(`need two of ${CANDIDATES.join(', ')} absent and installable; apt-cache policy shows otherwise`);
-}, 660_000);
+  await sh('apt-get -q -o DPkg::Lock::Timeout=300 update');
+}, 600_000);
 
 afterAll(async () => {
-  // Only the packages this test found absent: purge whatever is left of them.
-  const names = picked.map((p) => p.name).join(' ');
-  if (names) await sh(`DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=300 purge ${names} >/dev/null 2>&1 || true`);
+  repo.remove();
   await rm(dir, { recursive: true, force: true });
 }, 600_000);
 
-const sshd = sshdForTests({ hosts: ['h1'] });
+// sshd keeps the first SetEnv it reads: the kit's own SHLVL=1 goes on the same line.
+const sshd = sshdForTests({ hosts: ['h1'], extraConfig: `SetEnv APT_CONFIG=${repo.env.APT_CONFIG} SHLVL=1` });
 beforeAll(sshd.start);
 afterAll(sshd.stop);
 
