@@ -23,15 +23,16 @@ function tree(): string {
   return root;
 }
 
-function gather(paths: string[], root: string) {
+function gather(paths: string[], root: string, cwd?: string) {
   const env = factEnv(root);
   const command = fileStat.command(paths, env).text;
-  const stdout = execFileSync('sh', ['-c', command], { encoding: 'utf8' });
-  return { command, states: fileStat.parse(stdout, paths, env) };
+  const stdout = execFileSync('sh', ['-c', command], { encoding: 'utf8', cwd });
+  // A copy of the list: the parse works out what was printed for each path without the command's.
+  return { command, stdout, states: fileStat.parse(stdout, [...paths], env) };
 }
 
 describe('files.stat', () => {
-  it('names a shared folder once (d=…, "$d"/NAME) and reads the same state as whole paths would', () => {
+  it('names a shared folder once (d=…) and reads the same state as whole paths would', () => {
     const root = tree();
     const paths = ['/srv/app', '/srv/app/a.txt', "/srv/app/it's here.txt", '/srv/app/sub/b $x.txt', '/srv/app/link', '/srv/app/missing'];
     const { command, states } = gather(paths, root);
@@ -44,6 +45,25 @@ describe('files.stat', () => {
     const single = paths.map((p) => gather([p], root).states[0] ?? null);
     expect(single).toEqual(states);
     expect(gather([paths[1] as string], root).command).not.toContain('"$d"');
+  });
+
+  it('prints names under the shared folder, not the whole path three times per file', () => {
+    const root = tree();
+    const { stdout, states } = gather(['/srv/app/a.txt', "/srv/app/it's here.txt", '/srv/app/link', '/srv/app/sub/b $x.txt'], root);
+    expect(stdout).not.toContain(`${root}/srv/app/a.txt`);
+    expect(stdout).toContain('a.txt\0');
+    expect(stdout).toContain('  sub/b $x.txt\0');
+    expect(states.map((s) => s?.type ?? null)).toEqual(['file', 'file', 'symlink', 'file']);
+  });
+
+  it('asks for nothing under a folder it cannot enter (missing, or a file): never names relative to where the command started', () => {
+    const root = tree();
+    // Where the command starts holds files of the same names: they must not answer for the host's.
+    const elsewhere = path.join(root, 'srv/app');
+    const missing = gather(['/nope/a.txt', '/nope/link', '/nope/sub'], root, elsewhere);
+    expect(missing.states).toEqual([null, null, null]);
+    const file = gather(['/srv/app/a.txt', '/srv/app/a.txt/link', '/srv/app/a.txt/sub'], root, elsewhere);
+    expect(file.states.map((s) => s?.type ?? null)).toEqual(['file', null, null]);
   });
 
   it('keeps whole paths when the paths share no folder but /', () => {

@@ -29,7 +29,7 @@ export const fileStat = defineFact<string, FileStat | null>({
   name: 'files.stat',
   key: (path) => path,
   command: (paths, env) =>
-    sh`${pathArguments(paths, env)}
+    sh`${statArguments(paths, env).script}
 LC_ALL=C QUOTING_STYLE=literal stat --printf '%n\\0%F\\0%a\\0%U\\0%G\\0%s\\0%N\\0' -- "$@" 2>/dev/null
 printf 'SHA\\0'
 for p do if [ -f "$p" ] && [ ! -L "$p" ]; then printf '%s\\0' "$p"; fi; done | xargs -0 -r sha256sum -z --
@@ -52,38 +52,70 @@ exit 0`,
       const stat = entry.length > 66 ? byPath.get(entry.slice(66)) : undefined;
       if (stat) stat.sha256 = entry.slice(0, 64);
     }
-    return paths.map((p) => byPath.get(env.hostPath(p).path) ?? null);
+    const names = statArguments(paths, env).names;
+    return names.map((name) => byPath.get(name) ?? null);
   },
 });
 
+interface StatArguments {
+  /** Sets `"$@"` to the paths (and may change folder: the fact runs in its own shell). */
+  readonly script: Shell;
+  /** What stat and sha256sum print for each path, in the order of the paths. */
+  readonly names: readonly string[];
+}
+
+/** The arguments made for a list of paths, for its parse (the engine hands both the same list). */
+const made = new WeakMap<readonly string[], StatArguments>();
+
 /**
- * `set -- PATH…` for the paths on the host. When they share a folder, it is named once
- * (`d=FOLDER`) and each path is `"$d"/NAME`: a hundred files of one folder under a long
- * root would otherwise repeat it a hundred times in every batch. `"$d"/NAME` expands to
- * the same path, so stat and sha256sum print, and the parser matches, the whole path.
+ * `set -- PATH…` for the paths on the host. When they share a folder, the command
+ * names it once (`d=FOLDER`), goes into it, and names each path under it relative to
+ * it: stat and sha256sum then print `NAME`, not the whole path, three times per file
+ * (a hundred files under a long root were half of a verify's bytes). The folder itself
+ * is `"$d"`. If the folder cannot be entered, nothing under it can be stat'ed either:
+ * only the folder is asked for.
  */
-function pathArguments(paths: readonly string[], env: FactEnv): Shell {
+function statArguments(paths: readonly string[], env: FactEnv): StatArguments {
+  let args = made.get(paths);
+  if (args === undefined) {
+    args = relativeArguments(paths, env) ?? wholePaths(paths, env);
+    made.set(paths, args);
+  }
+  return args;
+}
+
+function wholePaths(paths: readonly string[], env: FactEnv): StatArguments {
   const mapped = paths.map((p) => env.hostPath(p));
+  return { script: sh`set -- ${mapped}`, names: mapped.map((hostPath) => hostPath.path) };
+}
+
+/** The shared-folder form, or undefined when the paths share no folder (or the root maps them otherwise). */
+function relativeArguments(paths: readonly string[], env: FactEnv): StatArguments | undefined {
   const folder = paths.length > 2 ? sharedFolder(paths) : undefined;
-  if (folder === undefined) return sh`set -- ${mapped}`;
+  if (folder === undefined) return undefined;
   const base = env.hostPath(folder);
   const words: string[] = [];
-  for (let index = 0; index < paths.length; index++) {
-    const p = paths[index] as string;
-    const real = mapped[index]?.path ?? '';
+  const names: string[] = [];
+  let hasFolder = false;
+  for (const p of paths) {
+    const real = env.hostPath(p).path;
     if (p === folder) {
-      if (real !== base.path) return sh`set -- ${mapped}`;
+      if (real !== base.path) return undefined;
+      hasFolder = true;
       words.push('"$d"');
+      names.push(base.path);
       continue;
     }
     const name = p.slice(folder.length + 1);
     // Only where the root maps the folder and the path alike (it does for every normalised path).
-    if (real.length !== base.path.length + 1 + name.length || !real.startsWith(base.path) || !real.endsWith(name)) return sh`set -- ${mapped}`;
-    words.push(`"$d"/${shellQuote(name)}`);
+    if (real.length !== base.path.length + 1 + name.length || !real.startsWith(base.path) || !real.endsWith(name)) return undefined;
+    words.push(shellQuote(name));
+    names.push(name);
   }
   // The folder is a mapped HostPath; the names after it are relative, quoted one by one.
-  return sh`d=${base}
-set -- ${rawShell(words.join(' '))}`;
+  const script = sh`d=${base}
+if cd -- "$d" 2>/dev/null; then set -- ${rawShell(words.join(' '))}; else set --${rawShell(hasFolder ? ' "$d"' : '')}; fi`;
+  return { script, names };
 }
 
 /** The deepest folder (other than `/`) that is, or holds, every one of these absolute paths; undefined when none. */

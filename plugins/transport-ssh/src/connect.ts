@@ -4,7 +4,7 @@ import { UnreachableError, type ConnectContext } from '@fettle/core';
 import ssh2 from 'ssh2';
 import type { Client as ClientType, ConnectConfig } from 'ssh2';
 import { authPlan, type AuthPlan, type PromptPause } from './auth.js';
-import { verifyHostKey, hostKeyAlgorithms } from './host-key.js';
+import { verifyHostKey, offeredHostKeyAlgorithms } from './host-key.js';
 import { runFiles, type RunFiles } from './run-files.js';
 import type { Endpoint, SshSettings } from './settings.js';
 
@@ -156,13 +156,14 @@ async function connectHop(
       fail(classify(lastError ?? new Error('the server closed the connection during the handshake'), where, hostKeyError, plan));
     });
 
+    const serverHostKey = offeredHostKeyAlgorithms(entries, hop.hostKeyName, hop.hostKeyAlgorithms);
     const config: ConnectConfig = {
       username: hop.user,
       readyTimeout: 0, // our Deadline covers TCP connect too, and pauses during prompts
       keepaliveInterval: hop.keepaliveIntervalMs, // notice a dead peer mid-run instead of hanging
       keepaliveCountMax: hop.keepaliveCountMax,
       authHandler: plan.handler,
-      algorithms: { serverHostKey: hop.hostKeyAlgorithms ? [...hop.hostKeyAlgorithms] : hostKeyAlgorithms(entries, hop.hostKeyName) },
+      algorithms: serverHostKey ? { serverHostKey } : undefined,
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
         verifyHostKey({ key, entries, endpoint: hop, policy, where, warnWhere: hopText, warn: (message) => context.warn(message), recorded: (file) => files.changed(file) }).then(
           (error) => {

@@ -21,6 +21,17 @@ export function hostKeyAlgorithms(entries: readonly KnownHostEntry[], name: stri
   return [...DEFAULT_ALGORITHMS.filter((algorithm) => known.has(algorithm)), ...DEFAULT_ALGORITHMS.filter((algorithm) => !known.has(algorithm))];
 }
 
+/**
+ * The host key algorithms to ask ssh2 for, or undefined when that is its default
+ * list in its default order (the usual case: an ed25519 key, or none known). ssh2
+ * then offers its prebuilt KEXINIT instead of building one for every connection.
+ */
+export function offeredHostKeyAlgorithms(entries: readonly KnownHostEntry[], name: string, configured?: readonly string[]): ServerHostKeyAlgorithm[] | undefined {
+  const wanted = configured ? ([...configured] as ServerHostKeyAlgorithm[]) : hostKeyAlgorithms(entries, name);
+  const isDefault = wanted.length === DEFAULT_ALGORITHMS.length && wanted.every((algorithm, index) => algorithm === DEFAULT_ALGORITHMS[index]);
+  return isDefault ? undefined : wanted;
+}
+
 interface VerifyInput {
   readonly key: Buffer;
   readonly entries: readonly KnownHostEntry[];

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { hostKeyAlgorithms } from './host-key.js';
+import { createRequire } from 'node:module';
+import { hostKeyAlgorithms, offeredHostKeyAlgorithms } from './host-key.js';
 import { checkHostKey, entryMatches, fingerprint, formatKnownHostLine, keyTypeOfBlob, knownHostName, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
 
 const FIXTURE = new URL('./fixtures/known_hosts', import.meta.url);
@@ -95,6 +96,18 @@ describe('checkHostKey', () => {
     expect(hostKeyAlgorithms([], 'x')[0]).toBe('ssh-ed25519');
     const rsaOnly = parseKnownHosts(`rsahost ssh-rsa ${Buffer.concat([Buffer.from([0, 0, 0, 7]), Buffer.from('ssh-rsa'), Buffer.alloc(8)]).toString('base64')}\n`).entries;
     expect(hostKeyAlgorithms(rsaOnly, 'rsahost').slice(0, 3)).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+  });
+
+  it("leaves ssh2's own offer alone when the order would be its default (no KEXINIT built per connection)", () => {
+    // What "default" means here must be ssh2's list, in its order, or the offer would change silently.
+    const ssh2Constants = createRequire(import.meta.url)('ssh2/lib/protocol/constants.js') as { DEFAULT_SERVER_HOST_KEY: string[] };
+    expect(hostKeyAlgorithms([], 'x')).toEqual(ssh2Constants.DEFAULT_SERVER_HOST_KEY);
+    expect(offeredHostKeyAlgorithms([], 'x')).toBeUndefined();
+    const ed25519 = parseKnownHosts(`edhost ssh-ed25519 ${Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.alloc(8)]).toString('base64')}\n`).entries;
+    expect(offeredHostKeyAlgorithms(ed25519, 'edhost')).toBeUndefined();
+    // A known ecdsa key, or algorithms set in the settings, still change what is asked for.
+    expect(offeredHostKeyAlgorithms(entries, '[ported.example.org]:2222')?.slice(0, 2)).toEqual(['ecdsa-sha2-nistp256', 'ssh-ed25519']);
+    expect(offeredHostKeyAlgorithms([], 'x', ['ssh-ed25519'])).toEqual(['ssh-ed25519']);
   });
 });
 

@@ -3,7 +3,7 @@ import type { BuiltItem } from './items.js';
 
 /** Dependencies of every item of one host, resolved to item ids. */
 export interface ItemGraph {
-  /** id → ids it needs. */
+  /** id → ids it needs (items that need the same single item share one set: never change one). */
   readonly needs: ReadonlyMap<string, ReadonlySet<string>>;
   /** id → ids it triggers when it changed. */
   readonly triggers: ReadonlyMap<string, ReadonlySet<string>>;
@@ -25,31 +25,22 @@ function expand(reference: string, items: ReadonlyMap<string, BuiltItem>, from: 
   return [reference];
 }
 
-/** The set under `key`, made on first use: most items have no edges, and a thousand hosts' empty sets add up. */
-function setOf(map: Map<string, Set<string>>, key: string): Set<string> {
-  let set = map.get(key);
-  if (!set) {
-    set = new Set();
-    map.set(key, set);
-  }
-  return set;
-}
+const NONE: readonly string[] = [];
 
 /**
  * Build the dependency graph: explicit, reverse, trigger and implicit edges; reject
  * cycles. Only items with edges have an entry in `needs` and `triggers`.
  */
 export function buildGraph(list: readonly BuiltItem[], hostName: string): ItemGraph {
-  const items = new Map(list.map((item) => [item.id, item]));
-  const needs = new Map<string, Set<string>>();
+  const items = new Map<string, BuiltItem>();
+  for (const item of list) items.set(item.id, item);
+  const needs = new NeedSets();
   const triggers = new Map<string, Set<string>>();
-  const addEdge = (from: string, to: string): void => {
-    if (from !== to) setOf(needs, from).add(to);
-  };
   for (const item of list) {
-    for (const ref of item.common.needs ?? []) for (const id of expand(ref, items, item, 'needs', hostName)) addEdge(item.id, id);
-    for (const ref of item.common.needed_by ?? []) for (const id of expand(ref, items, item, 'needed_by', hostName)) addEdge(id, item.id);
-    for (const ref of item.common.triggers ?? []) {
+    const common = item.common;
+    for (const ref of common.needs ?? NONE) for (const id of expand(ref, items, item, 'needs', hostName)) needs.add(item.id, id);
+    for (const ref of common.needed_by ?? NONE) for (const id of expand(ref, items, item, 'needed_by', hostName)) needs.add(id, item.id);
+    for (const ref of common.triggers ?? NONE) {
       for (const id of expand(ref, items, item, 'triggers', hostName)) {
         // An item that is not `triggered` runs anyway: a trigger on it would promise something it cannot keep.
         if (!items.get(id)?.common.triggered) {
@@ -59,15 +50,45 @@ export function buildGraph(list: readonly BuiltItem[], hostName: string): ItemGr
             hint: `add triggered: true to '${id}', or use needs instead of triggers`,
           });
         }
-        addEdge(id, item.id);
-        setOf(triggers, item.id).add(id);
+        needs.add(id, item.id);
+        let set = triggers.get(item.id);
+        if (!set) triggers.set(item.id, (set = new Set()));
+        set.add(id);
       }
     }
     if (item.type.implicitNeeds) {
-      for (const id of item.type.implicitNeeds({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets })) if (items.has(id)) addEdge(item.id, id);
+      for (const id of item.type.implicitNeeds({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets })) if (items.has(id)) needs.add(item.id, id);
     }
   }
-  return { needs, triggers, order: topologicalOrder(items.keys(), needs, hostName) };
+  return { needs: needs.byId, triggers, order: topologicalOrder(items.keys(), needs.byId, hostName) };
+}
+
+/**
+ * Every item's needs, with one set shared by all the items that need the same single
+ * item (the hundred files of a folder need only the folder): a prepared host holds one
+ * set, not one per file, until its run. A shared set is copied before it grows.
+ */
+class NeedSets {
+  readonly byId = new Map<string, Set<string>>();
+  readonly #single = new Map<string, Set<string>>();
+  readonly #shared = new Set<Set<string>>();
+
+  add(from: string, to: string): void {
+    if (from === to) return;
+    const set = this.byId.get(from);
+    if (set === undefined) {
+      let single = this.#single.get(to);
+      if (single === undefined) {
+        single = new Set([to]);
+        this.#single.set(to, single);
+        this.#shared.add(single);
+      }
+      this.byId.set(from, single);
+    } else if (!set.has(to)) {
+      if (this.#shared.has(set)) this.byId.set(from, new Set(set).add(to));
+      else set.add(to);
+    }
+  }
 }
 
 function topologicalOrder(ids: Iterable<string>, needs: ReadonlyMap<string, ReadonlySet<string>>, hostName: string): string[] {
@@ -87,7 +108,8 @@ function topologicalOrder(ids: Iterable<string>, needs: ReadonlyMap<string, Read
     state.set(id, 'visiting');
     stack.push(id);
     const deps = needs.get(id);
-    if (deps) for (const dep of [...deps].sort()) visit(dep);
+    // Sorted, so the order does not depend on the order edges were found in (one need has no order to fix).
+    if (deps) for (const dep of deps.size === 1 ? deps : [...deps].sort()) visit(dep);
     stack.pop();
     state.set(id, 'done');
     order.push(id);

@@ -114,8 +114,20 @@ export function shellText(command: unknown, where: string): string {
 export function mapItemPath(root: string, itemPath: string): string {
   if (root === '/' || root === '') return itemPath;
   // The common case, an absolute path with no `.`/`..`/empty segment under a clean root, needs no normalising.
-  if (isPlain(itemPath) && isPlain(root)) return root + itemPath;
+  if (isPlain(itemPath) && isPlainRoot(root)) return root + itemPath;
   return path.posix.join(root, path.posix.resolve('/', itemPath));
+}
+
+/** A host's root is the same string for every path of the host: checked once, not once per path. */
+let lastRoot: string | undefined;
+let lastRootPlain = false;
+
+function isPlainRoot(root: string): boolean {
+  if (root !== lastRoot) {
+    lastRoot = root;
+    lastRootPlain = isPlain(root);
+  }
+  return lastRootPlain;
 }
 
 function isPlain(absolute: string): boolean {
