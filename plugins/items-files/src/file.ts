@@ -1,8 +1,8 @@
 import { createHash, hash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { FettleError, defineItemType, localFile, localFileChunks, sh, z, type ItemInstance, type LocalFile } from '@fettle/core';
-import { fileStat } from './facts.js';
+import { FettleError, defineItemType, localFile, localFileChunks, sh, z, type ItemInstance, type LocalFile, type StateDict } from '@fettle/core';
+import { fileStat, type FileStat } from './facts.js';
 import { addOwnership, applyOwnership, modeSchema, ownershipAttributes, parentItems, validatePath } from './common.js';
 
 const DETAIL_LIMIT = 256 * 1024;
@@ -28,25 +28,30 @@ const attributes = z
 
 type FileAttrs = z.output<typeof attributes>;
 
+/** The wanted content with its sha256: text (kept as the string until a fix writes it), bytes in memory, or a large `source` file to stream. */
+type Content = { readonly sha256: string; readonly data: string | Buffer | LocalFile };
+
 /**
- * The wanted content with its sha256: text (kept as the string until a fix writes it),
- * bytes in memory, or a large `source` file to stream; undefined when content is not managed.
+ * The wanted content when no file of the site has to be read (text, base64, bytes), or
+ * undefined when content is not managed: most files, settled without a promise.
  */
-async function desiredContent(attrs: FileAttrs, siteDir: string): Promise<{ sha256: string; data: string | Buffer | LocalFile } | undefined> {
-  if (attrs.source !== undefined) {
-    const file = path.resolve(siteDir, attrs.source);
-    const info = await stat(file);
-    if (info.size > STREAM_ABOVE) {
-      const source = await localFile(file);
-      return { sha256: await hashOf(source, info.mtimeMs), data: source };
-    }
-    return inMemory(await readFile(file));
-  }
+function contentInAttributes(attrs: FileAttrs): Content | undefined {
   if (attrs.content instanceof Uint8Array) return inMemory(Buffer.from(attrs.content));
   if (attrs.content !== undefined && attrs.encoding === 'base64') return inMemory(Buffer.from(attrs.content, 'base64'));
   // Text is hashed as its UTF-8 bytes without making them: most files of most runs are in their state.
   if (attrs.content !== undefined) return { sha256: hash('sha256', attrs.content, 'hex'), data: attrs.content };
   return undefined; // content not managed
+}
+
+/** The content of a `source` file of the site: in memory, or streamed when it is large. */
+async function sourceContent(source: string, siteDir: string): Promise<Content> {
+  const file = path.resolve(siteDir, source);
+  const info = await stat(file);
+  if (info.size > STREAM_ABOVE) {
+    const local = await localFile(file);
+    return { sha256: await hashOf(local, info.mtimeMs), data: local };
+  }
+  return inMemory(await readFile(file));
 }
 
 // One-shot hash(): no Hash object per file of every host.
@@ -83,6 +88,35 @@ function isText(data: Buffer): boolean {
   return !data.includes(0) && Buffer.from(data.toString('utf8'), 'utf8').equals(data);
 }
 
+/** Before any host: a `source` file exists in the site (its bytes are copied as they are, text or binary). */
+async function checkSource(source: string, siteDir: string): Promise<void> {
+  const file = path.resolve(siteDir, source);
+  const info = await stat(file).catch(() => undefined);
+  if (!info?.isFile()) {
+    throw new FettleError('E_REFERENCE', `source file ${info ? 'is not a regular file' : 'does not exist'}: ${source}`, {
+      where: "attribute 'source'",
+      expected: `a file at ${file}`,
+    });
+  }
+}
+
+/** The cdict: built key by key (the order shown in diffs), without spreading objects made for the purpose. */
+function fileState(item: ItemInstance<FileAttrs>, content: Content | undefined): StateDict {
+  const state: Record<string, unknown> = { type: 'file' };
+  if (content !== undefined) {
+    state['sha256'] = content.sha256;
+    // `_content`: not compared, not shown; the text, bytes or large file the fix writes (see wantedBytes).
+    state['_content'] = content.data;
+  }
+  state['mode'] = fileMode(item);
+  addOwnership(state, item.attrs);
+  return state;
+}
+
+function statState(stat: FileStat | null): StateDict | null {
+  return stat && { type: stat.type, sha256: stat.sha256, mode: stat.mode, owner: stat.owner, group: stat.group };
+}
+
 /** A regular file: content, mode, owner, group; written atomically. */
 export const fileItem = defineItemType({
   name: 'file',
@@ -94,38 +128,20 @@ export const fileItem = defineItemType({
   pathScope: 'leaf',
 
   /** Before any host: a `source` file exists in the site (its bytes are copied as they are, text or binary). */
-  async check(item, context) {
+  // Not async: a file without `source` (most) has nothing to check, and costs no promise.
+  check(item, context) {
     if (item.attrs.source === undefined || item.attrs.delete) return;
-    const file = path.resolve(context.siteDir, item.attrs.source);
-    const info = await stat(file).catch(() => undefined);
-    if (!info?.isFile()) {
-      throw new FettleError('E_REFERENCE', `source file ${info ? 'is not a regular file' : 'does not exist'}: ${item.attrs.source}`, {
-        where: "attribute 'source'",
-        expected: `a file at ${file}`,
-      });
-    }
+    return checkSource(item.attrs.source, context.siteDir);
   },
 
-  async cdict(item, context) {
+  // Settled at once unless a `source` file must be read: no promise per file of every host.
+  cdict(item, context) {
     if (item.attrs.delete) return null;
-    const content = await desiredContent(item.attrs, context.siteDir);
-    // Built key by key (the order shown in diffs), without spreading objects made for the purpose.
-    const state: Record<string, unknown> = { type: 'file' };
-    if (content !== undefined) {
-      state['sha256'] = content.sha256;
-      // `_content`: not compared, not shown; the text, bytes or large file the fix writes (see wantedBytes).
-      state['_content'] = content.data;
-    }
-    state['mode'] = fileMode(item);
-    addOwnership(state, item.attrs);
-    return state;
+    if (item.attrs.source !== undefined) return sourceContent(item.attrs.source, context.siteDir).then((content) => fileState(item, content));
+    return fileState(item, contentInAttributes(item.attrs));
   },
 
-  async sdict(item, context) {
-    const stat = await context.fact(fileStat, item.name);
-    if (!stat) return null;
-    return { type: stat.type, sha256: stat.sha256, mode: stat.mode, owner: stat.owner, group: stat.group };
-  },
+  sdict: (item, context) => context.fact(fileStat, item.name).then(statState),
 
   async fix(change, item, context) {
     if (change.sdict?.['type'] === 'directory') throw new Error(`${item.name} is a directory; refusing to replace it with a file`);

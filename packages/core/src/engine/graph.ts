@@ -36,12 +36,16 @@ export function buildGraph(list: readonly BuiltItem[], hostName: string): ItemGr
   for (const item of list) items.set(item.id, item);
   const needs = new NeedSets();
   const triggers = new Map<string, Set<string>>();
+  // Indexed loops: an array iterator per list per item, times every item of every host, is garbage the run waits on.
   for (const item of list) {
     const common = item.common;
-    for (const ref of common.needs ?? NONE) for (const id of expand(ref, items, item, 'needs', hostName)) needs.add(item.id, id);
-    for (const ref of common.needed_by ?? NONE) for (const id of expand(ref, items, item, 'needed_by', hostName)) needs.add(id, item.id);
-    for (const ref of common.triggers ?? NONE) {
-      for (const id of expand(ref, items, item, 'triggers', hostName)) {
+    const explicit = common.needs ?? NONE;
+    for (let i = 0; i < explicit.length; i++) for (const id of expand(explicit[i] as string, items, item, 'needs', hostName)) needs.add(item.id, id);
+    const neededBy = common.needed_by ?? NONE;
+    for (let i = 0; i < neededBy.length; i++) for (const id of expand(neededBy[i] as string, items, item, 'needed_by', hostName)) needs.add(id, item.id);
+    const triggered = common.triggers ?? NONE;
+    for (let i = 0; i < triggered.length; i++) {
+      for (const id of expand(triggered[i] as string, items, item, 'triggers', hostName)) {
         // An item that is not `triggered` runs anyway: a trigger on it would promise something it cannot keep.
         if (!items.get(id)?.common.triggered) {
           throw new FettleError('E_DEPENDENCY', `triggers names '${id}', which is not a triggered item`, {
@@ -57,7 +61,11 @@ export function buildGraph(list: readonly BuiltItem[], hostName: string): ItemGr
       }
     }
     if (item.type.implicitNeeds) {
-      for (const id of item.type.implicitNeeds({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets })) if (items.has(id)) needs.add(item.id, id);
+      const implicit = item.type.implicitNeeds({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets });
+      for (let i = 0; i < implicit.length; i++) {
+        const id = implicit[i] as string;
+        if (items.has(id)) needs.add(item.id, id);
+      }
     }
   }
   return { needs: needs.byId, triggers, order: topologicalOrder(items.keys(), needs.byId, hostName) };

@@ -25,13 +25,16 @@ export async function gatherItem(item: BuiltItem, session: HostSession): Promise
     // every host. The second is awaited even when the first fails, so no rejection is left unhandled.
     const wanted = item.type.cdict(view, context);
     const found = item.type.sdict(view, context);
+    // A cdict made at once (most: a file's text content) is not awaited: no promise and no turn per item.
     let cdict: StateDict | null;
-    try {
-      cdict = await wanted;
-    } catch (error) {
-      await Promise.resolve(found).catch(() => undefined);
-      throw error;
-    }
+    if (isThenable(wanted)) {
+      try {
+        cdict = await wanted;
+      } catch (error) {
+        await Promise.resolve(found).catch(() => undefined);
+        throw error;
+      }
+    } else cdict = wanted;
     const sdict = await found;
     checkStateDict(cdict, item, 'cdict');
     checkStateDict(sdict, item, 'sdict');
@@ -41,6 +44,9 @@ export async function gatherItem(item: BuiltItem, session: HostSession): Promise
     return { change: null, error: formatError(error) };
   }
 }
+
+/** What `await` would wait for (a statedict's values are never functions). */
+const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as { then?: unknown } | null)?.then === 'function';
 
 /** What most gathers find: nothing to do. Shared, it costs nothing per item. */
 const IN_STATE: ItemState = Object.freeze({ change: null });
