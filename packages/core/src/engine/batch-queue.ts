@@ -9,9 +9,19 @@ interface Waiter<T> {
   reject(error: unknown): void;
 }
 
-interface QueryEntry {
+/** One query of a fact and its one answer, which every ask of the same query shares (no waiter list per item). */
+interface QueryEntry extends Waiter<unknown> {
   readonly query: unknown;
-  readonly waiters: Waiter<unknown>[];
+  readonly answer: Promise<unknown>;
+}
+
+function queryEntry(query: unknown): QueryEntry {
+  let settle: Waiter<unknown> | undefined;
+  const answer = new Promise<unknown>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  const { resolve, reject } = settle as Waiter<unknown>;
+  return { query, answer, resolve, reject };
 }
 
 interface FactAsk {
@@ -74,13 +84,10 @@ export class BatchQueue {
     }
     let entry = ask.queries.get(key);
     if (!entry) {
-      entry = { query, waiters: [] };
+      entry = queryEntry(query);
       ask.queries.set(key, entry);
     }
-    const waiters = entry.waiters;
-    return new Promise<R>((resolve, reject) => {
-      waiters.push({ resolve, reject });
-    });
+    return entry.answer as Promise<R>;
   }
 
   /** Queue one command (a guard, a fix's command, a write riding in the batch). */
@@ -163,9 +170,7 @@ export class BatchQueue {
     } catch (error) {
       return rejectEntries(entries, error);
     }
-    entries.forEach((entry, index) => {
-      for (const waiter of entry.waiters) waiter.resolve(parsed[index]);
-    });
+    for (let index = 0; index < entries.length; index++) (entries[index] as QueryEntry).resolve(parsed[index]);
   }
 }
 
@@ -175,5 +180,5 @@ function factKey(fact: Fact<unknown, unknown>, stage: number | undefined): strin
 }
 
 function rejectEntries(entries: readonly QueryEntry[], error: unknown): void {
-  for (const entry of entries) for (const waiter of entry.waiters) waiter.reject(error);
+  for (const entry of entries) entry.reject(error);
 }
