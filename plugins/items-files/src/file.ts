@@ -2,6 +2,7 @@ import { createHash, hash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FettleError, defineItemType, localFile, localFileChunks, sh, z, type ItemInstance, type LocalFile, type StateDict } from '@fettle/core';
+import { creationPatch } from './creation-patch.js';
 import { fileStat, type FileStat } from './facts.js';
 import { addOwnership, applyOwnership, modeSchema, ownershipAttributes, parentItems, validatePath } from './common.js';
 
@@ -169,9 +170,13 @@ export const fileItem = defineItemType({
     if (!isText(wanted) || !isText(current)) {
       return `binary content: sha256 ${typeof change.sdict?.['sha256'] === 'string' ? change.sdict['sha256'] : 'none'} → ${typeof change.cdict['sha256'] === 'string' ? change.cdict['sha256'] : 'none'}`;
     }
+    const text = wanted.toString('utf8');
+    // A new (or empty) file is only added lines: printed directly, the diff package not even loaded.
+    const created = current.length === 0 ? creationPatch(item.name, text) : undefined;
+    if (created !== undefined) return created;
     // diff loads here, not with the plugin: a run with nothing to show never pays for it.
     const { createTwoFilesPatch } = await import('diff');
-    const patch = createTwoFilesPatch(item.name, item.name, current.toString('utf8'), wanted.toString('utf8'), '', '', { context: 3 });
+    const patch = createTwoFilesPatch(item.name, item.name, current.toString('utf8'), text, '', '', { context: 3 });
     // Drop the "Index:" and "===" lines; keep ---/+++ and the hunks.
     return patch.split('\n').filter((line) => !line.startsWith('Index:') && !line.startsWith('====')).join('\n').trimEnd();
   },
