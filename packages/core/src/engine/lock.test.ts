@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineItemType } from '../protocols/item.js';
@@ -12,7 +13,7 @@ import { factEnv } from '../protocols/fact.js';
 import { execSh } from '../test-support.js';
 import { sandboxPlugin, tempRoot } from '../tasks/testing.js';
 import { runSite } from './engine.js';
-import { lockCovers, parseDuration, softLockAddCommand, type SoftLock } from './lock.js';
+import { lockCovers, newHolder, parseDuration, parseTakeOutput, softLockAddCommand, takeLockCommand, unlockCommand, type SoftLock } from './lock.js';
 
 const roots: { remove: () => Promise<void> }[] = [];
 afterEach(async () => {
@@ -168,6 +169,43 @@ describe('host lock', () => {
       expect(own).toEqual(['slow:a', 'slow:b']);
     } finally {
       delete process.env['FETTLE_USER'];
+    }
+  });
+
+  it('takes a free lock with the record in place, refuses a live one, releases only its own, and leaves no lock whose record it could not write', async () => {
+    const root = await tempRoot();
+    roots.push(root);
+    const env = factEnv(root.dir);
+    const mine = newHolder('mine');
+    const taken = await execSh(takeLockCommand(env, mine, false).text);
+    expect(taken.code).toBe(0);
+    expect(parseTakeOutput(taken.stdout.toString())).toEqual({ taken: true, overridden: undefined });
+    const lockDir = path.join(root.dir, 'var/lib/fettle/lock');
+    expect(readdirSync(lockDir)).toEqual(['holder']);
+    expect(JSON.parse(readFileSync(path.join(lockDir, 'holder'), 'utf8'))).toMatchObject({ token: mine.token, comment: 'mine' });
+
+    const refused = await execSh(takeLockCommand(env, newHolder('other'), false).text);
+    expect(refused.code).toBe(3);
+    expect(parseTakeOutput(refused.stdout.toString())).toMatchObject({ taken: false, holder: { comment: 'mine' } });
+    // Someone else's token releases nothing; ours removes the lock and the state folders it made.
+    expect((await execSh(unlockCommand(env, 'not-ours').text)).code).toBe(0);
+    expect(existsSync(path.join(lockDir, 'holder'))).toBe(true);
+    expect((await execSh(unlockCommand(env, mine.token).text)).code).toBe(0);
+    expect(existsSync(path.join(root.dir, 'var'))).toBe(false);
+
+    // A file system with inodes for the folders but none for the record: the take fails and takes nothing.
+    const small = mkdtempSync(path.join(os.tmpdir(), 'fettle-lock-inodes-'));
+    expect((await execSh(`mount -t tmpfs -o size=1m,nr_inodes=5 tmpfs '${small}'`)).code).toBe(0);
+    try {
+      const failed = await execSh(takeLockCommand(factEnv(small), newHolder(), false).text);
+      expect(failed.code).toBe(1);
+      expect(failed.stderr.toString()).toMatch(/No space left on device/);
+      // The folders were made (the lock too, then removed): it was the record that failed.
+      expect(existsSync(path.join(small, 'var/lib/fettle'))).toBe(true);
+      expect(existsSync(path.join(small, 'var/lib/fettle/lock'))).toBe(false);
+    } finally {
+      await execSh(`umount '${small}'`);
+      rmSync(small, { recursive: true, force: true });
     }
   });
 

@@ -84,18 +84,24 @@ export type TakeOutcome = { readonly taken: true; readonly overridden?: LockHold
 /**
  * One shell command that takes the host's hard lock: mkdir is atomic, so two
  * controllers cannot both succeed. An expired lock is taken over; `force` takes
- * over a live one. The holder record is written beside it (temp + rename).
+ * over a live one. A lock just made gets its holder record written in place (a
+ * reader racing it sees no record yet, which `parseTakeOutput` names as such); a
+ * lock taken over gets it by temp + rename, so no reader sees half of it. A lock
+ * made whose record cannot be written is removed again (exit 1), not left to refuse
+ * every later run.
  * Exit 0: taken; 3: refused (the holder is printed); anything else: could not try.
- * A non-zero exit is what stops the rest of a batch it guards.
+ * A non-zero exit is what stops the rest of a batch it guards. It costs the host
+ * two mkdir and nothing else when the lock is free: it heads every cold apply.
  */
 export function takeLockCommand(context: PathMapping, holder: LockHolder & { token: string }, force: boolean): Shell {
-  return sh`d=${context.hostPath(HARD)}; mkdir -p -- "$(dirname -- "$d")" || exit 1
-took=no; if mkdir -- "$d" 2>/dev/null; then took=yes; else
-  h=$(cat -- "$d/holder" 2>/dev/null); printf 'held %s\\n' "$h"
-  e=$(printf '%s' "$h" | sed -n 's/.*"expires":\\([0-9]*\\).*/\\1/p'); now=$(($(date +%s) * 1000))
-  if [ ${force ? 1 : 0} = 1 ] || { [ -n "$e" ] && [ "$e" -lt "$now" ]; }; then took=over; fi
+  const record = arg(JSON.stringify(holder));
+  return sh`d=${context.hostPath(HARD)}; [ -d ${context.hostPath(STATE_DIR)} ] || mkdir -p -- ${context.hostPath(STATE_DIR)} || exit 1
+if mkdir -- "$d" 2>/dev/null; then printf '%s\\n' ${record} >"$d/holder" && echo 'took yes' && exit 0; rm -rf -- "$d"; exit 1; fi
+h=$(cat -- "$d/holder" 2>/dev/null); printf 'held %s\\n' "$h"
+e=$(printf '%s' "$h" | sed -n 's/.*"expires":\\([0-9]*\\).*/\\1/p'); now=$(($(date +%s) * 1000))
+if [ ${force ? 1 : 0} = 1 ] || { [ -n "$e" ] && [ "$e" -lt "$now" ]; }; then
+  printf '%s\\n' ${record} >"$d/holder.$$" && mv -f -- "$d/holder.$$" "$d/holder" && echo 'took over' && exit 0
 fi
-if [ "$took" != no ]; then printf '%s\\n' ${arg(JSON.stringify(holder))} >"$d/holder.$$" && mv -f -- "$d/holder.$$" "$d/holder" && echo "took $took" && exit 0; fi
 exit ${arg(String(TAKE_REFUSED))}`;
 }
 
@@ -115,7 +121,9 @@ export function parseTakeOutput(stdout: string): TakeOutcome {
 export function unlockCommand(context: PathMapping, token: string): Shell {
   // rmdir removes only empty folders: a sandbox root is left as it was, a real /var/lib stays.
   const parents = ['/var/lib/fettle', '/var/lib', '/var'].map((folder) => context.hostPath(folder));
-  return sh`d=${context.hostPath(HARD)}; if grep -q -- ${arg(`"token":"${token}"`)} "$d/holder" 2>/dev/null; then rm -rf -- "$d"; rmdir -- ${parents} 2>/dev/null; fi; exit 0`;
+  // The holder record is one line: read by the shell itself, not by grep (one process fewer on every apply).
+  return sh`d=${context.hostPath(HARD)}; h=; { IFS= read -r h <"$d/holder"; } 2>/dev/null
+case $h in *${arg(`"token":"${token}"`)}*) rm -rf -- "$d"; rmdir -- ${parents} 2>/dev/null;; esac; exit 0`;
 }
 
 /** A new hard-lock holder record for this run. */
