@@ -4,9 +4,10 @@ import type { ExecResult } from '../protocols/transport.js';
 import { FettleError } from '../errors.js';
 import type { BatchOp } from './batch.js';
 
+/** Function properties, not methods: they are taken off the promise and called detached. */
 interface Waiter<T> {
-  resolve(value: T): void;
-  reject(error: unknown): void;
+  readonly resolve: (value: T) => void;
+  readonly reject: (error: unknown) => void;
 }
 
 /** One query of a fact and its one answer, which every ask of the same query shares (no waiter list per item). */
