@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { FettleError, isLocalFile, isUnreachableError, shellQuote, type BatchLink, type ExecResult, type FileOwnership, type LocalFile } from '@fettle/core';
-import { tarArchive, tarPayload, type Payload } from './tar.js';
+import { tarArchive, tarPayload, type Payload, type TarEntry } from './tar.js';
 
 /** Runs a command (already wrapped for become) with optional stdin (bytes, or a stream: see `sendPayload`). */
 export type Runner = (command: string, stdin?: Payload) => Promise<ExecResult>;
@@ -13,6 +13,9 @@ export const TEMP_MARK = '.fettle-tmp-';
 const BATCH_BYTES = 32 * 1024 * 1024;
 const BATCH_FILES = 1000;
 const SCRIPT_BYTES = 64 * 1024;
+/** A text file up to this size (UTF-8, no NUL byte) is written by the script itself, no tar; this much such text per command. */
+const INLINE_FILE_BYTES = 64 * 1024;
+const INLINE_BATCH_BYTES = 1024 * 1024;
 /** A batch stopped before extracting is sent again without its failed folders, at most this often in all. */
 const MAX_ATTEMPTS = 3;
 
@@ -49,7 +52,9 @@ interface Group {
 
 /**
  * Atomic writes through one command per batch: every write asked for in the same
- * tick travels in ONE tar stream on the command's stdin. Per target folder, the
+ * tick travels in ONE tar stream on the command's stdin, except small text files,
+ * which travel inside a script read from stdin (`sh -s`) that writes them with the
+ * shell's printf (no tar, no base64, a tenth of the bytes). Per target folder, the
  * script makes a private temp folder (`.files.fettle-tmp-RANDOM`, 0700, so content
  * is never readable by others, secrets included), extracts (with each file's mode, when
  * it has no setuid/setgid/sticky bits), sets the owner, then any other mode (chown clears
@@ -64,18 +69,22 @@ export function tarWriter(run: Runner, options: TarWriterOptions): (target: stri
   const flush = (): void => {
     const writes = queue;
     queue = [];
-    for (const batch of intoBatches(writes)) void send(batch);
+    // Small text files travel in the script itself, the rest in a tar stream: one command each.
+    const inline = writes.filter(isInlineText);
+    const archived = writes.filter((write) => !isInlineText(write));
+    for (const batch of intoBatches(inline, INLINE_BATCH_BYTES)) void send(batch, 1, true);
+    for (const batch of intoBatches(archived)) void send(batch);
   };
 
-  const send = async (writes: readonly PendingWrite[], attempt = 1): Promise<void> => {
+  const send = async (writes: readonly PendingWrite[], attempt = 1, inline = false): Promise<void> => {
     const token = randomBytes(6).toString('hex');
     const groups = groupByFolder(writes, token);
-    const script = writeScript(groups);
-    const entries = groups.flatMap((group) => group.writes.map((write) => ({ name: member(group, write), data: write.data, mode: extractMode(write) })));
-    const payload = tarPayload(tarArchive(entries));
+    const script = writeScript(groups, inline);
+    const payload = inline ? { stdin: Buffer.from(script, 'utf8'), failure: (): Error | undefined => undefined } : tarPayload(tarArchive(tarEntries(groups)));
     let result: ExecResult;
     try {
-      result = await run(`sh -c ${shellQuote(script)}`, payload.stdin);
+      // Inline, the script (with the files' text) is the command's stdin, never its arguments: `ps` shows no content.
+      result = await run(inline ? 'sh -s' : `sh -c ${shellQuote(script)}`, payload.stdin);
       if (result.code === null) await options.alive?.();
     } catch (error) {
       // The command may have died half way (connection lost): its temp folders are swept at the next contact.
@@ -109,7 +118,7 @@ export function tarWriter(run: Runner, options: TarWriterOptions): (target: stri
     });
     // A folder that could not take a temp folder stopped the batch before extraction
     // (tar would have created the missing folder); the others go again, without it.
-    if (retry.length > 0) void send(retry, attempt + 1);
+    if (retry.length > 0) void send(retry, attempt + 1, inline);
   };
 
   return (target, data, ownership = {}) =>
@@ -121,7 +130,7 @@ export function tarWriter(run: Runner, options: TarWriterOptions): (target: stri
 }
 
 /** Split one tick's writes into bounded batches; a second write to the same path waits for the next batch. */
-function intoBatches(writes: readonly PendingWrite[]): PendingWrite[][] {
+function intoBatches(writes: readonly PendingWrite[], maxBytes = BATCH_BYTES): PendingWrite[][] {
   const batches: PendingWrite[][] = [];
   let rest = [...writes];
   while (rest.length > 0) {
@@ -133,7 +142,7 @@ function intoBatches(writes: readonly PendingWrite[]): PendingWrite[][] {
     for (const write of rest) {
       const cost = 4 * (write.target.length + 16);
       const size = isLocalFile(write.data) ? write.data.size : write.data.length;
-      const full = batch.length > 0 && (bytes + size > BATCH_BYTES || batch.length >= BATCH_FILES || script + cost > SCRIPT_BYTES);
+      const full = batch.length > 0 && (bytes + size > maxBytes || batch.length >= BATCH_FILES || script + cost > SCRIPT_BYTES);
       if (full || targets.has(write.target)) later.push(write);
       else {
         batch.push(write);
@@ -165,13 +174,29 @@ function groupByFolder(writes: readonly PendingWrite[], token: string): Group[] 
 /** The member name of a write: relative to `/`, inside its folder's temp folder. */
 const member = (group: Group, write: PendingWrite): string => `${group.temp.replace(/^\/+/, '')}/${path.posix.basename(write.target)}`;
 
+function tarEntries(groups: readonly Group[]): TarEntry[] {
+  return groups.flatMap((group) => group.writes.map((write) => ({ name: member(group, write), data: write.data, mode: extractMode(write) })));
+}
+
+/**
+ * Whether a write can travel as text in the script (`printf %s '…' >file`, a shell
+ * builtin: no tar and no base64 process, and a tenth of the bytes of a tar of small
+ * files): in memory, small, valid UTF-8 (the script is UTF-8) without NUL (which no
+ * shell string can hold).
+ */
+function isInlineText(write: PendingWrite): boolean {
+  const data = write.data;
+  if (isLocalFile(data) || data.length > INLINE_FILE_BYTES || data.includes(0)) return false;
+  return Buffer.from(data.toString('utf8'), 'utf8').equals(data);
+}
+
 /**
  * The script of one batch. It prints `G GROUP REASON` for a folder that failed,
  * `F FILE REASON` for one file that failed, `E - REASON` when nothing can be said
  * per file, then `A` (stopped before extracting: the rest may be sent again) or
  * `D` (done: every file not named is in place).
  */
-function writeScript(groups: readonly Group[]): string {
+function writeScript(groups: readonly Group[], inline = false): string {
   const q = shellQuote;
   const temps = groups.map((_group, index) => `"$t${index}"`).join(' ');
   const lines = [
@@ -184,14 +209,10 @@ function writeScript(groups: readonly Group[]): string {
     `x() { bad=1; printf '%s %s %s\\n' "$1" "$2" "$(printf '%s' "$3" | tr '\\n' ' ')"; }`,
     `if ! mkdir -m 700 -- ${temps} 2>/dev/null; then`,
     ...groups.map((_group, index) => `  [ -d "$t${index}" ] || x G ${index} "$(mkdir -m 700 -- "$t${index}" 2>&1)"`),
-    '  echo A; cat >/dev/null; exit 3',
+    // The tar stream is drained so its writer is not cut off; inline, the rest of stdin is this script.
+    inline ? '  echo A; exit 3' : '  echo A; cat >/dev/null; exit 3',
     'fi',
-    'if ! e=$(tar -x -o -p -m -f - -C / 2>&1); then',
-    '  f=',
-    // GNU tar reports a full disk as a short write, without the OS reason: ask the file system.
-    ...groups.map((group, index) => `  case $e in *${q(`${group.temp.replace(/^\/+/, '')}/`)}*) case $e in *'Wrote only'*) [ "$(stat -f -c %a -- "$t${index}" 2>/dev/null)" != 0 ] || e="$e: No space left on device";; esac; x G ${index} "$e"; k${index}=; f=1;; esac`),
-    '  [ -n "$f" ] || { x E - "$e"; exit 3; }',
-    'fi',
+    ...(inline ? inlineLines(groups) : extractLines(groups)),
   ];
   let fileIndex = 0;
   const indexes = groups.map((group) => group.writes.map(() => fileIndex++));
@@ -201,7 +222,8 @@ function writeScript(groups: readonly Group[]): string {
     for (const [spec, writes] of bucket(group.writes, (write) => (write.owner === undefined && write.group === undefined ? '' : `${write.owner ?? ''}${write.group === undefined ? '' : `:${write.group}`}`))) {
       if (spec !== '') steps.push(`chown -- ${q(spec)} ${writes.map(file).join(' ')}`);
     }
-    const special = group.writes.filter((write) => !plainMode(write.mode));
+    // A mode no umask can give (the script's own files) or that chown would clear (tar's) is set here, after chown.
+    const special = group.writes.filter((write) => (inline ? !byUmask(write.mode) : !plainMode(write.mode)));
     for (const [mode, writes] of bucket(special, (write) => write.mode)) steps.push(`chmod -- ${mode} ${writes.map(file).join(' ')}`);
     if (steps.length > 0) lines.push(`[ -z "$k${index}" ] || e=$( { ${steps.join(' && ')}; } 2>&1) || { x G ${index} "$e"; k${index}=; }`);
   });
@@ -229,6 +251,11 @@ function plainMode(mode: string): boolean {
   return (Number.parseInt(mode, 8) & 0o7000) === 0;
 }
 
+/** A mode a file gets at creation from the umask (0666 & ~umask): no x bits, no setuid/setgid/sticky. */
+function byUmask(mode: string): boolean {
+  return (Number.parseInt(mode, 8) & 0o7111) === 0;
+}
+
 /**
  * The mode a file is extracted with: its own when plain (one chmod fewer on the host),
  * else 0600 until chmod sets it after chown, which would clear setuid and setgid bits.
@@ -237,6 +264,38 @@ function plainMode(mode: string): boolean {
 function extractMode(write: PendingWrite): number {
   return plainMode(write.mode) ? Number.parseInt(write.mode, 8) : 0o600;
 }
+
+/** Extract the tar stream into the temp folders; a failure is the folder's (named in tar's message) or the batch's. */
+function extractLines(groups: readonly Group[]): string[] {
+  const q = shellQuote;
+  return [
+    'if ! e=$(tar -x -o -p -m -f - -C / 2>&1); then',
+    '  f=',
+    // GNU tar reports a full disk as a short write, without the OS reason: ask the file system.
+    ...groups.map((group, index) => `  case $e in *${q(`${group.temp.replace(/^\/+/, '')}/`)}*) case $e in *'Wrote only'*) ${noSpace(index)};; esac; x G ${index} "$e"; k${index}=; f=1;; esac`),
+    '  [ -n "$f" ] || { x E - "$e"; exit 3; }',
+    'fi',
+  ];
+}
+
+/** Write each folder's files with the shell's own printf; a failure (a full disk, say) fails the folder, nothing of it is renamed. */
+function inlineLines(groups: readonly Group[]): string[] {
+  const q = shellQuote;
+  return groups.map((group, index) => {
+    let umask = '';
+    const writes = group.writes.map((write) => {
+      // The file is created with its mode when a umask can say it (no x, setuid, setgid or sticky bit): no chmod.
+      const wanted = byUmask(write.mode) ? (0o777 & ~Number.parseInt(write.mode, 8)).toString(8).padStart(3, '0') : '077';
+      const set = wanted === umask ? '' : `umask ${wanted} && `;
+      umask = wanted;
+      return `${set}printf %s ${q((write.data as Buffer).toString('utf8'))} >"$t${index}"/${q(path.posix.basename(write.target))}`;
+    });
+    // dash says only "I/O error" when a write hits a full disk: ask the file system.
+    return `e=$( { ${writes.join(' &&\n')}; } 2>&1) || { ${noSpace(index)}; x G ${index} "$e"; k${index}=; }`;
+  });
+}
+
+const noSpace = (index: number): string => `[ "$(stat -f -c %a -- "$t${index}" 2>/dev/null)" != 0 ] || e="$e: No space left on device"`;
 
 function bucket<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
   const map = new Map<string, T[]>();
@@ -308,7 +367,7 @@ export function parseMode(mode: string | undefined, hostName: string): string {
 
 /**
  * A runner for `Transport.writeVia`: a write's command rides in the engine's batch
- * (its tar stream in the batch script) when it is small enough; a larger or streamed
+ * (its stdin, a script or a tar stream, in the batch script) when it is small enough; a larger or streamed
  * one follows that batch as a command of its own (`own`), only if the batch's gates
  * let it (the host lock's take, the fixes it depends on).
  */
