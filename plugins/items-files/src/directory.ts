@@ -1,4 +1,4 @@
-import { defineItemType, sh, z } from '@fettle/core';
+import { arg, defineItemType, sh, z } from '@fettle/core';
 import { fileStat } from './facts.js';
 import { applyOwnership, modeSchema, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
 
@@ -36,9 +36,12 @@ export const directoryItem = defineItemType({
     }
     if (change.sdict === null || change.sdict['type'] !== 'directory') {
       // Something else in the way (a file or a symlink) is replaced, as BundleWrap does.
-      // Made, then mode and owner set, in one command: one round trip, not two.
-      const make = change.sdict === null ? sh`mkdir -p -- ${real}` : sh`rm -f -- ${real} && mkdir -p -- ${real}`;
-      await applyOwnership(context, item.name, ['mode', 'owner', 'group'], item.attrs, false, [make]);
+      // Made with its mode (mkdir -m: no chmod process; a missing parent or a folder made
+      // meanwhile falls back to mkdir -p and chmod), then its owner, in one command.
+      const mode = arg(item.attrs.mode);
+      const clear = change.sdict === null ? sh`` : sh`rm -f -- ${real} && `;
+      const make = sh`${clear}{ mkdir -m ${mode} -- ${real} 2>/dev/null || { mkdir -p -- ${real} && chmod ${mode} ${real}; }; }`;
+      await applyOwnership(context, item.name, ['owner', 'group'], item.attrs, false, [make]);
       return;
     }
     await applyOwnership(context, item.name, change.keys, item.attrs);

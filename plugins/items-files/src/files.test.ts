@@ -58,6 +58,25 @@ describe('file, directory and symlink on the local transport', () => {
     expect(readdirSync(path.join(root, 'srv/app')).filter((name) => name.includes('fettle'))).toEqual([]);
   });
 
+  it('makes directories with their mode, special bits included, under an existing parent, under a missing one, and in place of a file', async () => {
+    const root = sandbox();
+    mkdirSync(path.join(root, 'srv'));
+    writeFileSync(path.join(root, 'srv/was-a-file'), 'x\n');
+    const config = site(root, {
+      'directory:/srv/shared': { mode: '2775' },
+      'directory:/srv/tmp': { mode: '1777' },
+      'directory:/srv/private': { mode: '0700' },
+      'directory:/srv/was-a-file': { mode: '0750' },
+      'directory:/opt/deep/er': { mode: '0711' },
+    });
+    const first = await run(config);
+    expect(first.result.summary).toMatchObject({ changed: 5, failed: 0 });
+    const mode = (name: string): string => (lstatSync(path.join(root, name)).mode & 0o7777).toString(8);
+    expect([mode('srv/shared'), mode('srv/tmp'), mode('srv/private'), mode('srv/was-a-file'), mode('opt/deep/er')]).toEqual(['2775', '1777', '700', '750', '711']);
+    expect(lstatSync(path.join(root, 'srv/was-a-file')).isDirectory()).toBe(true);
+    expect((await run(config)).result.summary).toMatchObject({ changed: 0, ok: 5 });
+  });
+
   it('shows a unified diff for text and a hash line for binary; fixes mode alone without rewriting', async () => {
     const root = sandbox();
     mkdirSync(path.join(root, 'etc'), { recursive: true });
