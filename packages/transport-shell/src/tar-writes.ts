@@ -80,7 +80,8 @@ export function tarWriter(run: Runner, options: TarWriterOptions): (target: stri
     const token = randomBytes(6).toString('hex');
     const groups = groupByFolder(writes, token);
     const script = writeScript(groups, inline);
-    const payload = inline ? { stdin: Buffer.from(script, 'utf8'), failure: (): Error | undefined => undefined } : tarPayload(tarArchive(tarEntries(groups)));
+    // Inline, the script ends its last line: a batch passes such text on as a here-document, no base64.
+    const payload = inline ? { stdin: Buffer.from(`${script}\n`, 'utf8'), failure: (): Error | undefined => undefined } : tarPayload(tarArchive(tarEntries(groups)));
     let result: ExecResult;
     try {
       // Inline, the script (with the files' text) is the command's stdin, never its arguments: `ps` shows no content.

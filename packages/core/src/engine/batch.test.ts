@@ -74,6 +74,35 @@ describe('batch script', () => {
     ]);
   });
 
+  it('feeds text stdin byte for byte as a here-document, and an op that changes its shell stays in a subshell', () => {
+    const texts = [
+      'plain\n',
+      "it's $HOME `id` $(id) \\ back\\slash\n\n\nblank lines above\n",
+      'FETTLE_EOF_0123456789abcdef\nEOF\n',
+      'crlf\r\nünïcödé ✓\n',
+      '\n',
+    ];
+    const ops: BatchOp[] = [
+      ...texts.map((text) => ({ command: 'cat', stdin: Buffer.from(text) })),
+      { command: 'read line; echo "got $line"; cd /; exit 4', stdin: Buffer.from('first\nsecond\n') },
+      { command: 'pwd' },
+      { command: 'cat', stdin: Buffer.from('no newline at the end') },
+      { command: 'cat', stdin: Buffer.from([0xff, 0x0a]) },
+    ];
+    const dir = mkdtempSync(path.join(tmpdir(), 'fettle-batch-text-'));
+    try {
+      const parsed = parseBatchOutput(runBatch(ops, dir), ops.length);
+      expect(parsed.slice(0, texts.length).map((result) => result.stdout.toString())).toEqual(texts);
+      expect(parsed[texts.length]).toMatchObject({ code: 4 });
+      expect(parsed[texts.length]?.stdout.toString()).toBe('got first\n');
+      expect(parsed[texts.length + 1]?.stdout.toString()).toBe(`${dir}\n`);
+      expect(parsed[texts.length + 2]?.stdout.toString()).toBe('no newline at the end');
+      expect([...(parsed[texts.length + 3]?.stdout ?? [])]).toEqual([0xff, 0x0a]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs nothing after a failed guard; a stage runs only when every op of the stages before it succeeded', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'fettle-batch-gate-'));
     try {
@@ -155,9 +184,11 @@ describe('batch script', () => {
       const plain = count(Array.from({ length: 5 }, () => ({ command: '/bin/true' })));
       expect(plain.processes).toBe(5);
       expect(plain.programs.filter((program) => !/\/(da)?sh$/.test(program))).toEqual(Array.from({ length: 5 }, () => '/bin/true'));
-      // An op that needs its own shell costs one more process; an op with stdin, its base64 and its pipe end.
+      // An op that needs its own shell costs one more process; an op with binary stdin, its base64 and its pipe end.
       expect(count([{ command: 'exit 3' }]).processes).toBe(1);
       expect(count([{ command: 'cat', stdin: Buffer.from('x') }]).programs.filter((program) => !/\/(da)?sh$/.test(program)).sort()).toEqual(['/usr/bin/base64', '/usr/bin/cat']);
+      // Text stdin (lines) is a here-document: the program alone.
+      expect(count([{ command: 'cat', stdin: Buffer.from('x\ny\n') }]).programs.filter((program) => !/\/(da)?sh$/.test(program))).toEqual(['/usr/bin/cat']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

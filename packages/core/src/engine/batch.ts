@@ -62,9 +62,24 @@ function opLines(op: BatchOp): string[] {
   const command = `eval ${shellQuote(op.command)}`;
   if (op.stdin && op.stdin.length > 0) {
     const end = `FETTLE_EOF_${randomBytes(8).toString('hex')}`;
+    // Text (a script, a small file's lines) is its own here-document: no base64 process, no pipe.
+    const text = hereDocumentText(op.stdin);
+    if (text !== undefined) return [`${needsSubshell(op.command) ? `(${command})` : command} <<'${end}'`, text, end];
     return [`base64 -d 2>/dev/null <<'${end}' | ${command}`, base64Lines(op.stdin), end];
   }
   return [needsSubshell(op.command) ? `(${command}) </dev/null` : `${command} </dev/null`];
+}
+
+/**
+ * Stdin as the body of a quoted here-document, which the shell passes on byte for
+ * byte and ends with a newline of its own: UTF-8 text (the script is UTF-8) without a
+ * NUL byte, ending with a newline (dropped here, given back by the document).
+ * Undefined for anything else, which travels base64-encoded.
+ */
+function hereDocumentText(stdin: Buffer): string | undefined {
+  if (stdin[stdin.length - 1] !== 0x0a || stdin.includes(0)) return undefined;
+  const text = stdin.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(stdin) ? text.slice(0, -1) : undefined;
 }
 
 /** Lines of 4 KiB: `base64 -d` takes any length, and a tar stream of 100 files makes 50 strings, not 2,700. */
