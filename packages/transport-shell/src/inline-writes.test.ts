@@ -45,6 +45,8 @@ describe('small text files written by the script itself', () => {
       ['run.sh', '#!/bin/sh\necho hi\n', '0755'],
       ['setuid.txt', 'special\n', '4755'],
       ['-dash.txt', '-e not an option\n', '0644'],
+      ['emoji.txt', 'surrogate pairs 😀\n', '0644'],
+      ['nul.txt', 'a NUL \0 goes by tar\n', '0644'],
     ];
     const binary = Buffer.from([0, 1, 2, 255, 0]);
     const large = 'x'.repeat(70 * 1024);

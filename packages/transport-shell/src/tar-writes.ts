@@ -36,6 +36,8 @@ interface PendingWrite {
   readonly target: string;
   /** In memory, or a controller file streamed into the archive as it is sent. */
   readonly data: Buffer | LocalFile;
+  /** The same data as the string it was given as, when that string can travel as script text (see `isInlineText`). */
+  readonly text?: string | undefined;
   readonly mode: string;
   readonly owner: string | undefined;
   readonly group: string | undefined;
@@ -126,7 +128,8 @@ export function tarWriter(run: Runner, options: TarWriterOptions): (target: stri
     new Promise<void>((resolve, reject) => {
       const mode = parseMode(ownership.mode, hostName);
       if (queue.length === 0) setImmediate(flush);
-      queue.push({ target, data: isLocalFile(data) ? data : Buffer.from(data), mode, owner: ownership.owner, group: ownership.group, resolve, reject });
+      const text = typeof data === 'string' && isScriptText(data) ? data : undefined;
+      queue.push({ target, data: isLocalFile(data) ? data : Buffer.from(data), text, mode, owner: ownership.owner, group: ownership.group, resolve, reject });
     });
 }
 
@@ -187,8 +190,14 @@ function tarEntries(groups: readonly Group[]): TarEntry[] {
  */
 function isInlineText(write: PendingWrite): boolean {
   const data = write.data;
-  if (isLocalFile(data) || data.length > INLINE_FILE_BYTES || data.includes(0)) return false;
-  return Buffer.from(data.toString('utf8'), 'utf8').equals(data);
+  if (isLocalFile(data) || data.length > INLINE_FILE_BYTES) return false;
+  if (write.text !== undefined) return true;
+  return !data.includes(0) && Buffer.from(data.toString('utf8'), 'utf8').equals(data);
+}
+
+/** A string that is its own UTF-8 text in a script: no NUL, no surrogate (whose bytes would not say the same). */
+function isScriptText(text: string): boolean {
+  return !text.includes('\0') && !/[\uD800-\uDFFF]/.test(text);
 }
 
 /**
@@ -289,7 +298,7 @@ function inlineLines(groups: readonly Group[]): string[] {
       const wanted = byUmask(write.mode) ? (0o777 & ~Number.parseInt(write.mode, 8)).toString(8).padStart(3, '0') : '077';
       const set = wanted === umask ? '' : `umask ${wanted} && `;
       umask = wanted;
-      return `${set}printf %s ${q((write.data as Buffer).toString('utf8'))} >"$t${index}"/${q(path.posix.basename(write.target))}`;
+      return `${set}printf %s ${q(write.text ?? (write.data as Buffer).toString('utf8'))} >"$t${index}"/${q(path.posix.basename(write.target))}`;
     });
     // dash says only "I/O error" when a write hits a full disk: ask the file system.
     return `e=$( { ${writes.join(' &&\n')}; } 2>&1) || { ${noSpace(index)}; x G ${index} "$e"; k${index}=; }`;

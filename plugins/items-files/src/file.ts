@@ -85,6 +85,11 @@ function fileMode(item: ItemInstance<FileAttrs>): string {
   return item.attrs.mode ?? (item.usesSecrets ? '0600' : '0644');
 }
 
+/** A string whose UTF-8 bytes `isText` would accept unchanged: no NUL, no surrogate (left to the byte path). */
+function isPlainText(text: string): boolean {
+  return !text.includes('\0') && !/[\uD800-\uDFFF]/.test(text);
+}
+
 function isText(data: Buffer): boolean {
   return !data.includes(0) && Buffer.from(data.toString('utf8'), 'utf8').equals(data);
 }
@@ -152,7 +157,9 @@ export const fileItem = defineItemType({
     }
     const rewrite = change.sdict === null || change.keys.includes('sha256') || change.keys.includes('type');
     if (rewrite) {
-      const content = wantedBytes(change.cdict['_content']) ?? Buffer.alloc(0);
+      // Text goes as the string it is (a writer that sends text as text makes no bytes of it).
+      const wanted = change.cdict['_content'];
+      const content = typeof wanted === 'string' ? wanted : (wantedBytes(wanted) ?? Buffer.alloc(0));
       await context.writeFile(item.name, content, { mode: fileMode(item), owner: item.attrs.owner, group: item.attrs.group });
       return;
     }
@@ -163,6 +170,12 @@ export const fileItem = defineItemType({
 
   async diffDetail(change, item, context) {
     if (change.cdict === null || !change.keys.includes('sha256')) return undefined;
+    // A new file of plain text (every file of a cold apply): its lines, without making bytes of it.
+    const content = change.cdict['_content'];
+    if (typeof content === 'string' && change.sdict?.['type'] !== 'file' && isPlainText(content) && Buffer.byteLength(content) <= DETAIL_LIMIT) {
+      const created = creationPatch(item.name, content);
+      if (created !== undefined) return created;
+    }
     const wanted = wantedBytes(change.cdict['_content']);
     if (!Buffer.isBuffer(wanted) || wanted.length > DETAIL_LIMIT) return undefined;
     const current = change.sdict?.['type'] === 'file' ? await context.readFile(item.name) : Buffer.alloc(0);
