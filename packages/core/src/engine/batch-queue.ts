@@ -17,11 +17,13 @@ interface QueryEntry extends Waiter<unknown> {
 }
 
 function queryEntry(query: unknown): QueryEntry {
-  let settle: Waiter<unknown> | undefined;
-  const answer = new Promise<unknown>((resolve, reject) => {
-    settle = { resolve, reject };
+  // Assigned by the executor, which runs before the constructor returns.
+  let resolve!: (value: unknown) => void;
+  let reject!: (error: unknown) => void;
+  const answer = new Promise<unknown>((settle, fail) => {
+    resolve = settle;
+    reject = fail;
   });
-  const { resolve, reject } = settle as Waiter<unknown>;
   return { query, answer, resolve, reject };
 }
 
