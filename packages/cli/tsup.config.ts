@@ -1,21 +1,5 @@
-import { isBuiltin } from 'node:module';
-import type { Plugin } from 'esbuild';
 import { defineConfig } from 'tsup';
-import { packageBuild } from '../../tsup.config.base';
-
-/**
- * commander and picocolors are CommonJS: in an ESM bundle their `require('node:events')` would
- * need a real `require`. Each such require of a node builtin becomes a module that asks node for
- * it (process.getBuiltinModule, node >= 20.16), so the output declares no `require` of its own
- * (which would clash with the one a site bundle's preamble declares).
- */
-const builtinsForCommonJs: Plugin = {
-  name: 'builtins-for-commonjs',
-  setup(build) {
-    build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => (args.kind === 'require-call' && isBuiltin(args.path) ? { path: args.path, namespace: 'node-builtin' } : undefined));
-    build.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({ contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`, loader: 'js' }));
-  },
-};
+import { builtinsForCommonJs, packageBuild } from '../../tsup.config.base';
 
 // The CLI also builds its executable, as one module graph split by command: bin.js holds the
 // command table (commander and picocolors bundled in) and each command's code is a chunk it

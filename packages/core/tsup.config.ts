@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 import { build, defineConfig } from 'tsup';
-import { packageBuild } from '../../tsup.config.base';
+import { finishDist, packageBuild } from '../../tsup.config.base';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, 'dist');
@@ -60,6 +60,7 @@ async function facadesOverCommonJs(): Promise<void> {
     );
     writeFileSync(path.join(dist, `${entry}.module.js`), `// @fettle/core${entry === 'index' ? '' : `/${entry}`} for bundlers (the \`module\` condition).\nexport {\n${exported}\n} from './core.cjs';\n`);
   }
+  finishDist(dist);
 }
 
 // zod is bundled in (one module instead of about a hundred files to resolve and read on every run);

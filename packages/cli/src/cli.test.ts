@@ -229,6 +229,44 @@ export async function load(url, context, next) { const r = await next(url, conte
     expect(from(urls, /node_modules\/\.cache\/fettle\//)).toHaveLength(1);
     expect(from(urls, /\/diff\/|\/magicast\/|\/esbuild\/|\/create-fettle\/|\/zod\//)).toEqual([]);
   });
+
+  it("a verify compiles none of node's own modules that only an ES import's façade would pull in", () => {
+    const dir = copyExample();
+    expect(fettle(['apply', '--site', dir]).code).toBe(0);
+    const listFile = path.join(dir, 'module-load-list.txt');
+    const preload = path.join(dir, 'module-load-list.cjs');
+    writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(listFile)}, process.moduleLoadList.join('\\n')));\n`);
+    const result = spawnSync(process.execPath, ['--require', preload, bin, 'verify', '--site', dir], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    expect(result.status, result.stderr).toBe(0);
+    const loaded = readFileSync(listFile, 'utf8').split('\n');
+    expect(loaded).toContain('NativeModule crypto'); // the run does use crypto and util …
+    expect(loaded).toContain('NativeModule util');
+    // … but not what their ES façades read through lazy getters, nor readline (only -i asks).
+    for (const unused of ['internal/crypto/webcrypto', 'internal/util/parse_args/parse_args', 'internal/mime', 'readline/promises']) {
+      expect(loaded, unused).not.toContain(`NativeModule ${unused}`);
+    }
+  });
+});
+
+describe('built files (every workspace package)', () => {
+  const root = path.resolve(bin, '../../../..');
+  const built = ['packages', 'plugins'].flatMap((group) =>
+    readdirSync(path.join(root, group)).flatMap((name) => {
+      const dist = path.join(root, group, name, 'dist');
+      return statSync(dist, { throwIfNoEntry: false }) ? readdirSync(dist).filter((file) => /\.c?js$/.test(file)).map((file) => path.join(dist, file)) : [];
+    }),
+  );
+
+  it('import no node builtin as an ES module (its façade would run every lazy getter): they ask process.getBuiltinModule', () => {
+    expect(built.length).toBeGreaterThan(20);
+    const offenders = built.filter((file) => /^import [^;]+ from "(node:)?(fs|path|os|crypto|net|util|url|module|child_process|events|vm|readline|stream|zlib)(\/[a-z]+)?";$/m.test(readFileSync(file, 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+
+  it('hold ASCII only, so V8 keeps each source one byte a character', () => {
+    // eslint-disable-next-line no-control-regex
+    expect(built.filter((file) => /[^\x00-\x7f]/.test(readFileSync(file, 'utf8')))).toEqual([]);
+  });
 });
 
 describe('bad input: a clear message naming the place, no stack trace, exit 3', () => {

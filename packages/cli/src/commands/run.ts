@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import { createInterface } from 'node:readline/promises';
 import { runSite, type ItemResult, type RunMode, type RunResult } from '@fettle/core';
 import { EXIT } from '../exit-codes.js';
 import { createSecretPrompt } from '../prompt.js';
@@ -53,7 +52,10 @@ export async function runCommand(site: LoadedSite, out: Output, options: RunComm
   };
   process.on('SIGINT', onSignal);
   let confirm: ((host: string, result: ItemResult) => Promise<boolean>) | undefined;
-  const prompt = options.interactive ? createInterface({ input: process.stdin, terminal: Boolean(process.stdin.isTTY) }) : undefined;
+  // readline loads only for -i: a plain run has no use for it.
+  const prompt = options.interactive
+    ? (await import('node:readline/promises')).createInterface({ input: process.stdin, terminal: Boolean(process.stdin.isTTY) })
+    : undefined;
   if (prompt) {
     // An iterator buffers lines, so answers typed (or piped) ahead are not lost.
     const answers = prompt[Symbol.asyncIterator]();
