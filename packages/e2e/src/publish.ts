@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { RegistryKit } from '@fettle/testkit';
-import { repoRoot } from './workspace.js';
+import { publishablePackages, repoRoot } from './workspace.js';
 
 const exec = promisify(execFile);
 
@@ -17,6 +17,20 @@ export async function publishWorkspace(registry: RegistryKit): Promise<void> {
   } catch (err) {
     throw new Error(`pnpm -r publish failed: ${String(err)}\n--- verdaccio log ---\n${await registry.logTail()}`, { cause: err });
   }
+}
+
+/**
+ * The third-party packages the published ones need (zod, ssh2, esbuild, …), as this workspace
+ * installed them: the test registry has no uplink, so an install never reaches the network.
+ */
+export async function mirrorThirdParty(registry: RegistryKit): Promise<string[]> {
+  const packages = publishablePackages();
+  const ours = new Set(packages.map(({ manifest }) => manifest.name));
+  const needs = packages.map(({ dir, manifest }) => ({
+    from: dir,
+    names: Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies, ...manifest.peerDependencies }).filter((name) => !ours.has(name)),
+  }));
+  return registry.mirrorInstalled(needs);
 }
 
 export interface Packument {

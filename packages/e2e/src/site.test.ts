@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startRegistry, type RegistryKit } from '@fettle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packument, publishWorkspace } from './publish.js';
+import { mirrorThirdParty, packument, publishWorkspace } from './publish.js';
 import { publishablePackages, repoRoot } from './workspace.js';
 
 interface Ran {
@@ -48,7 +48,8 @@ async function publishFixture(name: string, manifest: Record<string, unknown>, f
 }
 
 beforeAll(async () => {
-  registry = await startRegistry();
+  // No uplink: the third-party packages come from this machine's install (mirrorThirdParty), never the network.
+  registry = await startRegistry({ uplink: false });
   work = await mkdtemp(path.join(tmpdir(), 'fettle-e2e-'));
   expect(path.relative(repoRoot, work).startsWith('..')).toBe(true);
   // A fresh npm cache: a package of the same version from an earlier run's registry must not be reused.
@@ -56,6 +57,7 @@ beforeAll(async () => {
   // Whatever ran the tests (pnpm, a site) must not leak into the user's shell we imitate.
   for (const name of ['npm_config_user_agent', 'FETTLE_SITE', 'npm_config_prefix', 'npm_config_global', 'npm_config_workspace']) delete env[name];
   await publishWorkspace(registry);
+  expect(await mirrorThirdParty(registry)).toEqual(expect.arrayContaining([expect.stringMatching(/^zod@/), expect.stringMatching(/^ssh2@/), expect.stringMatching(/^esbuild@/)]));
 }, 600_000);
 
 afterAll(async () => {

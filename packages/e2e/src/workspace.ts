@@ -19,6 +19,7 @@ export interface Manifest {
   exports?: Record<string, string | Record<string, string>>;
   publishConfig?: Record<string, string>;
   dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
 }
 

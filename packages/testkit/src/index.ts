@@ -19,6 +19,7 @@ export { authorizeKey, createTestUser, grantNopasswdSudo, type TestUser, type Us
 export { createAptTestRepo, type AptTestPackage, type AptTestRepo } from './apt-repo.js';
 export { silentHost, type SilentHost } from './silent.js';
 export { findVerdaccio, startRegistry, type RegistryKit, type StartRegistryOptions } from './registry.js';
+export type { InstalledNeed } from './registry-mirror.js';
 export { machineSupport, startMachine, type Machine, type StartMachineOptions } from './machine.js';
 export { machinesForTests, type MachinesForTests, type MachinesForTestsOptions } from './machines-for-tests.js';
 export {

@@ -1,12 +1,14 @@
 // A throwaway npm registry (Verdaccio) on 127.0.0.1 for tests that publish and install
 // packages the way users get them. Packages of the fettle family are served only from
-// its own storage; anything else (zod, ssh2, …) it fetches from the public registry.
+// its own storage; anything else (zod, ssh2, …) it fetches from its uplink (the public registry
+// by default) or, with `uplink: false`, from what `mirrorInstalled` published.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { sleep } from './exec.js';
+import { installedClosure, publishClosure, type InstalledNeed } from './registry-mirror.js';
 import { freePort } from './sshd.js';
 
 export interface StartRegistryOptions {
@@ -25,6 +27,12 @@ export interface RegistryKit extends AsyncDisposable {
   readonly npmrc: string;
   /** Environment for npm/pnpm/yarn children: registry, token and a quiet, offline-friendly setup. */
   env(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+  /**
+   * Publishes third-party packages as this machine installed them (each `names` resolved from
+   * its `from` folder, with their dependencies), so a registry started with `uplink: false`
+   * serves a whole `npm install` without the network. Resolves to the `name@version`s published.
+   */
+  mirrorInstalled(needs: readonly InstalledNeed[]): Promise<string[]>;
   /** The last lines of Verdaccio's log, for failure messages. */
   logTail(): Promise<string>;
   stop(): Promise<void>;
@@ -160,6 +168,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         npm_config_audit: 'false',
         ...extra,
       }),
+      mirrorInstalled: (needs) => publishClosure(url, token, installedClosure(needs)),
       logTail: () => tail(logPath),
       stop,
       [Symbol.asyncDispose]: stop,
