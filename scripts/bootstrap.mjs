@@ -20,6 +20,9 @@ const DEBIAN_PACKAGES = {
   // Booted test hosts (@fettle/testkit machines): containers and the Debian tree they boot.
   '/usr/bin/systemd-nspawn': 'systemd-container',
   '/usr/sbin/debootstrap': 'debootstrap',
+  // The tests run in a network namespace of their own with only loopback (scripts/offline.mjs).
+  '/usr/bin/unshare': 'util-linux',
+  '/usr/sbin/ip': 'iproute2',
 };
 const quiet = process.argv.includes('--quiet');
 const env = {
