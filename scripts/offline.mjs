@@ -16,7 +16,8 @@ if (command.length === 0) {
 
 const probe = spawnSync('unshare', ['--net', '--', 'ip', 'link', 'set', 'lo', 'up'], { stdio: 'ignore' });
 const isolated = probe.status === 0;
-const argv = isolated ? ['unshare', '--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...command] : command;
+// FETTLE_OFFLINE tells the tests where they run (packages/testkit/src/offline.test.ts checks the namespace holds).
+const argv = isolated ? ['unshare', '--net', '--', 'sh', '-c', 'ip link set lo up && export FETTLE_OFFLINE=1 && exec "$@"', 'sh', ...command] : command;
 if (!isolated) {
   process.stderr.write('offline: cannot make a loopback-only network namespace here (needs root, unshare and ip); running with the network\n');
 }
