@@ -1,27 +1,18 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecResult } from '@fettle/core';
-import { sendPayload, type Payload } from './tar.js';
+import type { Payload } from './tar.js';
 import { tarWriter } from './tar-writes.js';
+import { localRunner } from './test-runner.js';
 
-/** Runs the writer's commands through a local `sh`, stdin streamed as the transports do, and notes each command. */
+/** Runs the writer's commands through a local `sh` (localRunner), and notes each command. */
 function recordingRunner(commands: { command: string; stdin: Buffer | undefined }[]) {
-  return (command: string, stdin?: Payload): Promise<ExecResult> =>
-    new Promise((resolve, reject) => {
-      commands.push({ command, stdin: Buffer.isBuffer(stdin) ? stdin : undefined });
-      const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-      child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-      child.stdin.on('error', () => undefined);
-      child.on('error', reject);
-      child.on('close', (code, signal) => resolve({ code, signal: signal ?? undefined, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
-      sendPayload(child.stdin, stdin);
-    });
+  return (command: string, stdin?: Payload): Promise<ExecResult> => {
+    commands.push({ command, stdin: Buffer.isBuffer(stdin) ? stdin : undefined });
+    return localRunner(command, stdin);
+  };
 }
 
 let dir = '';

@@ -1,26 +1,11 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { localFile, type ExecResult, type LocalFile } from '@fettle/core';
-import { sendPayload, tarPayload, type Payload } from './tar.js';
+import { localFile, type LocalFile } from '@fettle/core';
+import { tarPayload } from './tar.js';
 import { tarWriter } from './tar-writes.js';
-
-/** The writer's commands run here, through `sh`, with the payload streamed on stdin as the transports do. */
-function localRunner(command: string, stdin?: Payload): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.stdin.on('error', () => undefined);
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal: signal ?? undefined, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
-    sendPayload(child.stdin, stdin);
-  });
-}
+import { localRunner } from './test-runner.js';
 
 let dir = '';
 beforeEach(() => {
