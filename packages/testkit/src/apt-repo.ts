@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -24,6 +24,8 @@ export interface AptTestRepo {
   readonly packages: readonly AptTestPackage[];
   /** apt's lock on its package lists, in this configuration (`apt-get update` takes it). */
   readonly listsLock: string;
+  /** Whether an `apt-get update` has fetched this repository's index into its private lists. */
+  synced(): boolean;
   /** Purges whatever of the packages got installed and removes the folder. */
   remove(): void;
 }
@@ -46,14 +48,10 @@ export function createAptTestRepo(count = 2): AptTestRepo {
     buildDeb(join(dir, 'build', pkg.name), pkg, deb);
     const bytes = readFileSync(deb);
     return [
-      `Package: ${pkg.name}`,
-      `Version: ${pkg.version}`,
-      'Architecture: all',
-      'Maintainer: fettle tests <tests@fettle.invalid>',
+      ...controlFields(pkg),
       `Filename: ./${pkg.name}_${pkg.version}_all.deb`,
       `Size: ${statSync(deb).size}`,
       `SHA256: ${createHash('sha256').update(bytes).digest('hex')}`,
-      `Description: fettle test package ${pkg.name}`,
       '',
     ].join('\n');
   });
@@ -79,6 +77,7 @@ export function createAptTestRepo(count = 2): AptTestRepo {
     env: { APT_CONFIG: config },
     packages,
     listsLock: join(dir, 'lists', 'lock'),
+    synced: () => readdirSync(join(dir, 'lists')).some((name) => name.endsWith('_Release')),
     remove: () => {
       const names = packages.map((pkg) => pkg.name);
       // Only this repository's packages: purge them if a test left any installed.
@@ -88,12 +87,17 @@ export function createAptTestRepo(count = 2): AptTestRepo {
   };
 }
 
+/** The fields a package's control file and its stanza in the index share. */
+function controlFields(pkg: AptTestPackage): string[] {
+  return [`Package: ${pkg.name}`, `Version: ${pkg.version}`, 'Architecture: all', 'Maintainer: fettle tests <tests@fettle.invalid>', `Description: fettle test package ${pkg.name}`];
+}
+
 function buildDeb(tree: string, pkg: AptTestPackage, deb: string): void {
   mkdirSync(join(tree, 'DEBIAN'), { recursive: true });
   mkdirSync(join(tree, 'usr/share/doc', pkg.name), { recursive: true });
   writeFileSync(
     join(tree, 'DEBIAN/control'),
-    [`Package: ${pkg.name}`, `Version: ${pkg.version}`, 'Architecture: all', 'Maintainer: fettle tests <tests@fettle.invalid>', `Description: fettle test package ${pkg.name}`, ''].join('\n'),
+    [...controlFields(pkg), ''].join('\n'),
   );
   writeFileSync(join(tree, 'usr/share/doc', pkg.name, 'README'), `${pkg.name}: installed by a fettle test, purged after it.\n`);
   execFileSync('dpkg-deb', ['--root-owner-group', '--build', tree, deb], { stdio: 'ignore' });

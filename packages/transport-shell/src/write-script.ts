@@ -132,7 +132,12 @@ const noSpace = (index: number): string => `[ "$(stat -f -c %a -- "$t${index}" 2
 
 function bucket<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
   const map = new Map<string, T[]>();
-  for (const item of items) map.set(key(item), [...(map.get(key(item)) ?? []), item]);
+  for (const item of items) {
+    const k = key(item);
+    const list = map.get(k);
+    if (list) list.push(item);
+    else map.set(k, [item]);
+  }
   return map;
 }
 
