@@ -13,13 +13,17 @@ import vm from 'node:vm';
 // An entry is one file per module path, `<hash of the path>`: a magic, the hash of the source it was
 // made from, the hash of the data, then V8's data. A changed source, a torn or garbage entry, or
 // data V8 rejects (another node, other flags) is a miss: the module compiles as usual and its entry
-// is written again. Entries are written once per run, at exit (after the command's output), each to
+// is written again. The hashes are CRC-32s (zlib's, as node's own compile cache on node 22 uses for
+// the same three checks): sha1 of every source and entry cost a run more than the rest of the cache.
+// A CRC guards against accident, not an adversary, and an accident is all there is to guard
+// against: only this user writes the folder (0700). An edited file whose CRC and length (V8 checks
+// the length itself) both match the old one is a 1 in 2^32 chance per edit, as with node's cache. Entries are written once per run, at exit (after the command's output), each to
 // a temp file renamed into place, so two runs at once never see half an entry. The hash of the data
 // is what makes an unsynced write harmless: a torn entry is read as a miss, never handed to V8.
 // The cache holds compiled code only: the sources are the installed packages', never site data.
 
-const MAGIC = Buffer.from('FTC1');
-const HASH = 20; // sha1, raw
+const MAGIC = Buffer.from('FTC2');
+const HASH = 4; // CRC-32, big-endian
 const HEADER = MAGIC.length + 2 * HASH;
 /** Exit-time writing stops after this long; the rest is written by the next run. */
 const WRITE_BUDGET_MS = 150;
@@ -92,8 +96,8 @@ export function installCompileCache(env: NodeJS.ProcessEnv = process.env): void 
     folder ??= writableFolder(env) ?? null;
     if (folder === null) return original.call(this, content, filename, format);
     stats.dir = folder;
-    const entry = path.join(folder, sha1(filename).toString('hex'));
-    const sourceHash = sha1(content);
+    const entry = path.join(folder, entryName(filename));
+    const sourceHash = crc32(content);
     const cachedData = readEntry(entry, sourceHash);
     let script: vm.Script;
     try {
@@ -150,7 +154,7 @@ function readEntry(entry: string, sourceHash: Buffer): Buffer | undefined {
   if (!bytes || bytes.length <= HEADER) return undefined;
   if (!bytes.subarray(0, MAGIC.length).equals(MAGIC) || !bytes.subarray(MAGIC.length, MAGIC.length + HASH).equals(sourceHash)) return undefined;
   const data = bytes.subarray(HEADER);
-  return sha1(data).equals(bytes.subarray(MAGIC.length + HASH, HEADER)) ? data : undefined;
+  return crc32(data).equals(bytes.subarray(MAGIC.length + HASH, HEADER)) ? data : undefined;
 }
 
 /** Writes the new entries (data V8 made from what this run compiled and ran), within the budget. */
@@ -161,7 +165,7 @@ function writeEntries(pending: readonly Pending[]): void {
     const data = script.createCachedData();
     const temp = `${entry}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     const ok = safe(() => {
-      fs.writeFileSync(temp, Buffer.concat([MAGIC, sourceHash, sha1(data), data]), { mode: 0o644 });
+      fs.writeFileSync(temp, Buffer.concat([MAGIC, sourceHash, crc32(data), data]), { mode: 0o644 });
       fs.renameSync(temp, entry);
       return true;
     });
@@ -170,8 +174,16 @@ function writeEntries(pending: readonly Pending[]): void {
   }
 }
 
-function sha1(data: string | Buffer): Buffer {
-  return process.getBuiltinModule('node:crypto').createHash('sha1').update(data).digest();
+/** An entry's file name: the CRC-32 of the module's path, in hex (two paths sharing one only take turns). */
+export function entryName(filename: string): string {
+  return crc32(filename).toString('hex');
+}
+
+/** The CRC-32 of a source (as UTF-8) or of bytes, as 4 big-endian bytes. */
+export function crc32(data: string | Buffer): Buffer {
+  const header = Buffer.allocUnsafe(HASH);
+  header.writeUInt32BE(process.getBuiltinModule('node:zlib').crc32(data));
+  return header;
 }
 
 /** The value of `f`, or undefined if it throws: the cache never makes a run fail. */
