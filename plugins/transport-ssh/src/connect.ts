@@ -1,8 +1,8 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { UnreachableError, type ConnectContext } from '@fettle/core';
-import ssh2 from 'ssh2';
 import type { Client as ClientType, ConnectConfig } from 'ssh2';
+import ssh2 from './ssh2-parts.cjs';
 import { authPlan, type AuthPlan, type PromptPause } from './auth.js';
 import { verifyHostKey, offeredHostKeyAlgorithms } from './host-key.js';
 import { runFiles, type RunFiles } from './run-files.js';

@@ -1,10 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { ConnectContext } from '@fettle/core';
-import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
+import ssh2 from './ssh2-parts.cjs';
 import { entryMatches, parseKnownHosts, type KnownHostEntry, type KnownHostsParseResult } from './known-hosts.js';
-
-const { utils } = ssh2;
 
 /** A parsed key file: the key, or ssh2's reason it is not one (for instance "no passphrase given"). */
 export type KeyParse = ParsedKey | Error;
@@ -61,7 +59,7 @@ export class RunFiles {
     return this.#once(`key:${file}`, async (): Promise<KeyFile> => {
       try {
         const data = await this.#read(file);
-        return { data, parsed: firstKey(utils.parseKey(data)) };
+        return { data, parsed: firstKey(ssh2.parseKey(data)) };
       } catch (error) {
         return { error: error as NodeJS.ErrnoException };
       }
@@ -76,7 +74,7 @@ export class RunFiles {
     const key = `${file}\0${passphrase}`;
     let parsed = this.#decrypted.get(key);
     if (!parsed) {
-      parsed = firstKey(utils.parseKey(data, passphrase));
+      parsed = firstKey(ssh2.parseKey(data, passphrase));
       this.#decrypted.set(key, parsed);
     }
     return parsed;
