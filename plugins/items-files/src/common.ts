@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { arg, joinShell, sh, z, type ItemContext, type Shell } from '@fettle/core';
+import { nonEmptyText } from './quick-parse.js';
 
 /** Octal mode as a string, normalised to four digits. */
 export const modeSchema = z
@@ -62,6 +63,8 @@ export const ownershipAttributes = {
   owner: z.string().min(1).optional(),
   group: z.string().min(1).optional(),
 };
+/** ownershipAttributes for a quickParse (quick-parse.ts). */
+export const quickOwnership = { owner: nonEmptyText, group: nonEmptyText };
 
 /** The ownership keys an item manages (unset owner/group are left alone). */
 export function ownershipState(attrs: { owner?: string | undefined; group?: string | undefined }): Record<string, string> {

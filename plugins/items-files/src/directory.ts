@@ -1,6 +1,7 @@
 import { arg, defineItemType, sh, z } from '@fettle/core';
 import { fileStat } from './facts.js';
-import { applyOwnership, modeSchema, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
+import { applyOwnership, modeSchema, ownershipAttributes, ownershipState, parentItems, quickOwnership, validatePath } from './common.js';
+import { flag, octalMode, quickObject } from './quick-parse.js';
 
 /** A directory: mode, owner, group. */
 export const directoryItem = defineItemType({
@@ -12,6 +13,7 @@ export const directoryItem = defineItemType({
     /** Make sure the directory does not exist (removes its contents). */
     delete: z.boolean().default(false),
   }),
+  quickParse: quickObject({ mode: octalMode, ...quickOwnership, delete: flag }, { mode: '0755', delete: false }),
   validateName: (name) => (name === '/' ? 'refusing to manage /' : validatePath(name)),
   implicitNeeds: (item) => parentItems(item.name),
   // Made empty when missing: what is under it stays absent until its own fix (which may share the batch).

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { FettleError, defineItemType, localFile, localFileChunks, sh, z, type ItemInstance, type LocalFile, type StateDict } from '@fettle/core';
 import { creationPatch } from './creation-patch.js';
 import { fileStat, type FileStat } from './facts.js';
-import { addOwnership, applyOwnership, modeSchema, ownershipAttributes, parentItems, validatePath } from './common.js';
+import { addOwnership, applyOwnership, modeSchema, ownershipAttributes, parentItems, quickOwnership, validatePath } from './common.js';
+import { flag, nonEmptyText, octalMode, oneOf, quickObject, text } from './quick-parse.js';
 
 const DETAIL_LIMIT = 256 * 1024;
 /** A `source` file larger than this is never read whole: hashed and sent as a stream. */
@@ -28,6 +29,13 @@ const attributes = z
   });
 
 type FileAttrs = z.output<typeof attributes>;
+
+/** The schema's plain cases (text content, no bytes); content and source together are the schema's to word. */
+const quickParse = quickObject<FileAttrs>(
+  { content: text, source: nonEmptyText, encoding: oneOf('utf-8', 'base64'), mode: octalMode, ...quickOwnership, delete: flag },
+  { encoding: 'utf-8', delete: false },
+  (parsed) => parsed.content === undefined || parsed.source === undefined,
+);
 
 /** The wanted content with its sha256: text (kept as the string until a fix writes it), bytes in memory, or a large `source` file to stream. */
 type Content = { readonly sha256: string; readonly data: string | Buffer | LocalFile };
@@ -128,6 +136,7 @@ export const fileItem = defineItemType({
   name: 'file',
   description: 'a regular file with content from the site (text, base64 or a source file)',
   attributes,
+  quickParse,
   validateName: validatePath,
   implicitNeeds: (item) => parentItems(item.name),
   // Its fix touches its own path only, in one command or one write.

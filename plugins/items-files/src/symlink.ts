@@ -2,7 +2,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { arg, defineItemType, sh, z } from '@fettle/core';
 import { fileStat } from './facts.js';
-import { applyOwnership, ownerSpec, ownershipAttributes, ownershipState, parentItems, validatePath } from './common.js';
+import { applyOwnership, ownerSpec, ownershipAttributes, ownershipState, parentItems, quickOwnership, validatePath } from './common.js';
+import { flag, nonEmptyText, quickObject } from './quick-parse.js';
 
 /** A symbolic link: target, owner, group; replaced atomically. */
 export const symlinkItem = defineItemType({
@@ -14,6 +15,8 @@ export const symlinkItem = defineItemType({
     ...ownershipAttributes,
     delete: z.boolean().default(false),
   }),
+  // The target is required: without one, the schema says so.
+  quickParse: quickObject({ target: nonEmptyText, ...quickOwnership, delete: flag }, { delete: false }, (parsed) => parsed.target !== undefined),
   validateName: validatePath,
   implicitNeeds: (item) => parentItems(item.name),
   // Its fix touches its own path only, in one command or one write.

@@ -57,3 +57,42 @@ describe('checkHostItems', () => {
     expect(error.where).toBe("attribute 'source', host web1, role base (fettle.config.ts:7), item probe:src");
   });
 });
+
+describe('buildHostItems with a quickParse', () => {
+  /** A type whose quickParse takes `{ n: number }` only, marking what it made; the schema does the rest. */
+  const counted = defineItemType({
+    name: 'counted',
+    attributes: z.strictObject({ n: z.number().int().default(1) }),
+    quickParse: (input) => (typeof input.n === 'number' && Number.isInteger(input.n) && Object.keys(input).length === 1 ? quick({ n: input.n }) : undefined),
+    cdict: () => ({}),
+    sdict: () => Promise.resolve({}),
+    fix: () => Promise.resolve(),
+  });
+  const made = new WeakSet<object>();
+  const quick = <T extends object>(value: T): T => {
+    made.add(value);
+    return value;
+  };
+  const build = async (items: Record<string, Record<string, unknown>>) => {
+    const plugins = [definePlugin({ name: 'fettle-plugin-counted', itemTypes: [counted] })];
+    const site: SiteConfig = { plugins, hosts: new MemoryHostStore({ hosts: { web1: {} }, defaultRoles: ['base'] }), roles: { base: () => items } };
+    const [host] = await site.hosts.listHosts();
+    return buildHostItems(host!, site, new Registry(plugins), new Redactor());
+  };
+
+  it("uses the quick result when there is one, and the schema (defaults, errors) when it declines", async () => {
+    const built = await build({ 'counted:a': { n: 3 }, 'counted:b': {}, 'counted:c': { n: 4, needs: ['counted:a'] } });
+    const [a, b, c] = built.items;
+    expect(a?.attrs).toEqual({ n: 3 });
+    expect(made.has(a?.attrs as object)).toBe(true);
+    expect(b?.attrs).toEqual({ n: 1 });
+    expect(made.has(b?.attrs as object)).toBe(false);
+    // Common attributes are split off before: the type sees only its own.
+    expect(made.has(c?.attrs as object)).toBe(true);
+    expect(c?.common.needs).toEqual(['counted:a']);
+    const error = await build({ 'counted:bad': { n: 1.5 } }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(FettleError);
+    expect(formatError(error)).toContain("attribute 'n'");
+    expect((error as FettleError).where).toBe('host web1, role base, item counted:bad');
+  });
+});

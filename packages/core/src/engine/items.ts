@@ -208,7 +208,9 @@ export function secretResolver(host: Host, site: SiteConfig, redactor: Redactor)
 }
 
 /** Validate an item's attributes; a message quoting a secret's value shows its name instead. */
-function parseAttributes(type: AnyItemType, input: unknown, where: () => string, redactor: Redactor, tainted: boolean): unknown {
+function parseAttributes(type: AnyItemType, input: Record<string, unknown>, where: () => string, redactor: Redactor, tainted: boolean): unknown {
+  const quick = type.quickParse?.(input);
+  if (quick !== undefined) return quick;
   const parsed = type.attributes.safeParse(input);
   if (parsed.success) return parsed.data;
   try {
@@ -294,7 +296,7 @@ export async function buildHostItems(host: Host, site: SiteConfig, registry: Reg
       }
       const common = commonAttributes(type, commonInput, where);
       const usesSecrets = containsSecret(typeInput);
-      const resolved = usesSecrets ? await resolveSecrets(typeInput, resolveSecret).catch((error: unknown) => { throw withPlace(error, where()); }) : typeInput;
+      const resolved = usesSecrets ? ((await resolveSecrets(typeInput, resolveSecret).catch((error: unknown) => { throw withPlace(error, where()); })) as Record<string, unknown>) : typeInput;
       const attrs = parseAttributes(type, resolved, where, redactor, usesSecrets);
       const nameProblem = type.validateName?.(name);
       if (nameProblem) throw new FettleError('E_ATTRIBUTE', `bad item name '${name}': ${nameProblem}`, { where: where() });
