@@ -2,10 +2,14 @@
  * Ask for a secret (a key passphrase, a sudo password) on the terminal without
  * echo. One function per run: transports cache answers keyed on it. Null when
  * there is no TTY to ask on, so a transport can fail clearly instead of hanging.
+ * process.stdin is looked at only when a question is asked: node makes the stream on first
+ * access (a ReadStream and node's fs stream code for a file or pipe, ~1 ms), and most runs never ask.
  */
-export function createSecretPrompt(input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): (question: string) => Promise<string | null> {
+export function createSecretPrompt(given?: NodeJS.ReadStream, givenOutput?: NodeJS.WriteStream): (question: string) => Promise<string | null> {
   let queue: Promise<unknown> = Promise.resolve();
   const ask = (question: string): Promise<string | null> => {
+    const input = given ?? process.stdin;
+    const output = givenOutput ?? process.stderr;
     if (!input.isTTY || typeof input.setRawMode !== 'function') return Promise.resolve(null);
     return new Promise((resolve) => {
       output.write(question);
