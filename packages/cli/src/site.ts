@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } fr
 import { findSourceMap } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Plugin as EsbuildPlugin } from 'esbuild';
 import { FettleError, isFettleError, Registry, writeFileAtomic, parseOrThrow, selectHosts, z, type Host, type HostStore, type Plugin, type Role, type SecretStore, type SiteConfig, type StoreSpec } from '@fettle/core/engine';
 
 const CONFIG_NAMES = ['fettle.config.ts', 'fettle.config.mts', 'fettle.config.js', 'fettle.config.mjs'];
@@ -66,7 +67,7 @@ export function findConfig(dir: string): string {
 }
 
 /** Bump when the compile options or the cache layout change: older entries are then ignored. */
-const CACHE_FORMAT = 'fettle-config-cache-1';
+const CACHE_FORMAT = 'fettle-config-cache-2';
 /** Files that change how esbuild compiles or resolves without being bundled inputs themselves. */
 const SETTINGS_FILES = ['tsconfig.json', 'package.json'];
 
@@ -105,6 +106,21 @@ function cachedCompile(manifestPath: string, cacheDir: string, dir: string): str
 }
 
 /**
+ * A CommonJS file that bundled code imports (a plugin the config imports by path, such as
+ * transport-ssh's dist/ssh2-parts.cjs) stays where it is, imported by its absolute path: inlined
+ * into the ES output, its `require`s of packages (left external) would have no `require` to call.
+ * node loads it as CommonJS, and it resolves its own requires from its own folder.
+ */
+const commonJsInPlace: EsbuildPlugin = {
+  name: 'commonjs-in-place',
+  setup(build) {
+    build.onResolve({ filter: /\.cjs$/ }, (args) =>
+      args.kind === 'import-statement' && args.path.startsWith('.') ? { path: path.resolve(args.resolveDir, args.path), external: true } : undefined,
+    );
+  },
+};
+
+/**
  * Compile the site's TypeScript config with esbuild (its own modules bundled, its
  * packages left external) into `node_modules/.cache/fettle/` of the site, from where
  * node resolves the site's dependencies as it would from the site folder; `import.meta`
@@ -135,6 +151,7 @@ async function compileConfig(configPath: string, dir: string): Promise<string> {
       absWorkingDir: dir,
       bundle: true,
       packages: 'external',
+      plugins: [commonJsInPlace],
       platform: 'node',
       format: 'esm',
       target: 'node20',
