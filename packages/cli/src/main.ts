@@ -71,7 +71,7 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
   let outputs: { Output: typeof Output; redactor: Redactor } | undefined;
   const loadOutput = async (): Promise<(json?: boolean) => Output> => {
     if (!outputs) {
-      const [{ Output }, { Redactor }] = await Promise.all([import('./output.js'), import('@fettle/core/engine')]);
+      const [{ Output }, { Redactor }] = await Promise.all([import('./run-path.js'), import('@fettle/core/engine')]);
       outputs = { Output, redactor: new Redactor() };
     }
     const { Output: OutputClass, redactor } = outputs;
@@ -79,7 +79,7 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
   };
   const output = async (): Promise<Output> => (await loadOutput())();
   let sitePromise: Promise<LoadedSite> | undefined;
-  const site = (): Promise<LoadedSite> => (sitePromise ??= builtIn ? builtIn.load() : import('./site.js').then(({ loadSite }) => loadSite(globals().site)));
+  const site = (): Promise<LoadedSite> => (sitePromise ??= builtIn ? builtIn.load() : import('./run-path.js').then(({ loadSite }) => loadSite(globals().site)));
 
   const runMode = (mode: 'plan' | 'apply' | 'verify', summary: string): Command => {
     const command = program
@@ -101,7 +101,7 @@ export async function main(argv: readonly string[], builtIn?: BuiltInSite): Prom
     }
     command.action(async (selector: string | undefined, options: RunOptions) => {
       // The command's code, the site (core, plugins) and the output load side by side.
-      const [{ runCommand }, base, out] = await Promise.all([import('./commands/run.js'), site(), output()]);
+      const [{ runCommand }, base, out] = await Promise.all([import('./run-path.js'), site(), output()]);
       const loaded = options.node === undefined ? base : await (await import('./node-mode.js')).siteAsNode(base, options);
       exitCode = await runCommand(loaded, out, {
         selector,
