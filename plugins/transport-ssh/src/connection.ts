@@ -27,8 +27,11 @@ export class SshConnection {
       lastError = error;
     });
     this.client.on('close', () => {
-      const reason = lastError ? lastError.message : 'the server closed it';
-      this.#fail(new UnreachableError('lost', `${name}: the SSH connection was lost (${reason})`, { cause: lastError }));
+      // After close() (every host at the end of a run) the failure is set already: no error to build, stack and all.
+      if (this.#failure === undefined) {
+        const reason = lastError ? lastError.message : 'the server closed it';
+        this.#fail(new UnreachableError('lost', `${name}: the SSH connection was lost (${reason})`, { cause: lastError }));
+      }
       for (const jump of this.#jumps) jump.end();
     });
   }

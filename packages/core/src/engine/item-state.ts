@@ -56,9 +56,16 @@ function checkStateDict(dict: StateDict | null, item: BuiltItem, which: 'cdict' 
   if (!isValidStateDict(dict)) validateStateDict(dict, `item ${item.id} ${which}`);
 }
 
-/** Gather many items in one tick, so their facts travel in one remote command. */
+/** Gather many items in one tick, so their facts travel in one remote command; states in the items' order. */
+export function gatherItemStates(items: readonly BuiltItem[], session: HostSession): Promise<ItemState[]> {
+  const gathering: Promise<ItemState>[] = new Array<Promise<ItemState>>(items.length);
+  for (let index = 0; index < items.length; index++) gathering[index] = gatherItem(items[index] as BuiltItem, session);
+  return Promise.all(gathering);
+}
+
+/** gatherItemStates by item id. */
 export async function gatherItems(items: readonly BuiltItem[], session: HostSession): Promise<Map<string, ItemState>> {
-  const states = await Promise.all(items.map((item) => gatherItem(item, session)));
+  const states = await gatherItemStates(items, session);
   // Filled in a loop: no [id, state] pair per item on the way.
   const byId = new Map<string, ItemState>();
   for (let index = 0; index < items.length; index++) byId.set((items[index] as BuiltItem).id, states[index] as ItemState);
