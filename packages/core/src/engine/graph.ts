@@ -33,11 +33,15 @@ const NONE: readonly string[] = [];
  */
 export function buildGraph(list: readonly BuiltItem[], hostName: string): ItemGraph {
   const items = new Map<string, BuiltItem>();
-  for (const item of list) items.set(item.id, item);
+  // Indexed loops: an iterator step per item (and per list of each item), times every item of every host, is garbage the run waits on.
+  for (let index = 0; index < list.length; index++) {
+    const item = list[index] as BuiltItem;
+    items.set(item.id, item);
+  }
   const needs = new NeedSets();
   const triggers = new Map<string, Set<string>>();
-  // Indexed loops: an array iterator per list per item, times every item of every host, is garbage the run waits on.
-  for (const item of list) {
+  for (let index = 0; index < list.length; index++) {
+    const item = list[index] as BuiltItem;
     const common = item.common;
     const explicit = common.needs ?? NONE;
     for (let i = 0; i < explicit.length; i++) for (const id of expand(explicit[i] as string, items, item, 'needs', hostName)) needs.add(item.id, id);
@@ -68,7 +72,7 @@ export function buildGraph(list: readonly BuiltItem[], hostName: string): ItemGr
       }
     }
   }
-  return { needs: needs.byId, triggers, order: topologicalOrder(items.keys(), needs.byId, hostName) };
+  return { needs: needs.byId, triggers, order: topologicalOrder(list, needs.byId, hostName) };
 }
 
 /**
@@ -99,7 +103,7 @@ class NeedSets {
   }
 }
 
-function topologicalOrder(ids: Iterable<string>, needs: ReadonlyMap<string, ReadonlySet<string>>, hostName: string): string[] {
+function topologicalOrder(list: readonly BuiltItem[], needs: ReadonlyMap<string, ReadonlySet<string>>, hostName: string): string[] {
   const order: string[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
   const stack: string[] = [];
@@ -117,11 +121,13 @@ function topologicalOrder(ids: Iterable<string>, needs: ReadonlyMap<string, Read
     stack.push(id);
     const deps = needs.get(id);
     // Sorted, so the order does not depend on the order edges were found in (one need has no order to fix).
-    if (deps) for (const dep of deps.size === 1 ? deps : [...deps].sort()) visit(dep);
+    // forEach for the one need most items have: no iterator for it.
+    if (deps?.size === 1) deps.forEach(visit);
+    else if (deps) for (const dep of [...deps].sort()) visit(dep);
     stack.pop();
     state.set(id, 'done');
     order.push(id);
   };
-  for (const id of ids) visit(id);
+  for (let index = 0; index < list.length; index++) visit((list[index] as BuiltItem).id);
   return order;
 }

@@ -329,7 +329,9 @@ export async function checkHostItems(built: BuiltHost, site: SiteConfig, siteDir
   // The checks' own promises, awaited together: no async wrapper per item of every host
   // (most checks have nothing to look at and settle at once).
   const pending: Promise<void>[] = [];
-  for (const item of built.items) {
+  const items = built.items;
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index] as BuiltItem;
     if (item.type.check === undefined) continue;
     let checking: Promise<void> | void;
     try {
