@@ -16,34 +16,53 @@ export interface ItemState {
 export const instance = (item: BuiltItem): ItemInstance<unknown> => ({ id: item.id, name: item.name, attrs: item.attrs, usesSecrets: item.usesSecrets });
 
 /** Compute an item's cdict and sdict (its fact asks join the session's current batch) and diff them. */
-export async function gatherItem(item: BuiltItem, session: HostSession): Promise<ItemState> {
+export function gatherItem(item: BuiltItem, session: HostSession): Promise<ItemState> {
+  let cdict: StateDict | null;
+  let found: Promise<StateDict | null>;
   try {
     const view = instance(item);
     const context = session.contextFor(item.id);
-    // Both asked in this tick (their facts join one batch), then awaited in turn: a
-    // Promise.all per item is an array, closures and an iterator, times every item of
-    // every host. The second is awaited even when the first fails, so no rejection is left unhandled.
+    // Both asked in this tick (their facts join one batch), then awaited in turn.
     const wanted = item.type.cdict(view, context);
-    const found = item.type.sdict(view, context);
-    // A cdict made at once (most: a file's text content) is not awaited: no promise and no turn per item.
-    let cdict: StateDict | null;
-    if (isThenable(wanted)) {
-      try {
-        cdict = await wanted;
-      } catch (error) {
-        await Promise.resolve(found).catch(() => undefined);
-        throw error;
-      }
-    } else cdict = wanted;
-    const sdict = await found;
+    found = item.type.sdict(view, context);
+    if (isThenable(wanted)) return gatherLater(item, wanted, found);
+    cdict = wanted;
+  } catch (error) {
+    return Promise.resolve(failedState(error));
+  }
+  // A cdict made at once (most: a file's text content) needs no async function per item, with
+  // its frame and await closures, times every item of every host: one reaction on the sdict.
+  return Promise.resolve(found).then((sdict) => compareStates(item, cdict, sdict), failedState);
+}
+
+/** The same for a cdict that is a promise (a `source` file read): the second is awaited even when the first fails, so no rejection is left unhandled. */
+async function gatherLater(item: BuiltItem, wanted: PromiseLike<StateDict | null>, found: Promise<StateDict | null>): Promise<ItemState> {
+  let cdict: StateDict | null;
+  try {
+    cdict = await wanted;
+  } catch (error) {
+    await Promise.resolve(found).catch(() => undefined);
+    return failedState(error);
+  }
+  try {
+    return compareStates(item, cdict, await found);
+  } catch (error) {
+    return failedState(error);
+  }
+}
+
+function compareStates(item: BuiltItem, cdict: StateDict | null, sdict: StateDict | null): ItemState {
+  try {
     checkStateDict(cdict, item, 'cdict');
     checkStateDict(sdict, item, 'sdict');
     const change = diffStateDicts(cdict, sdict);
     return change === null ? IN_STATE : { change };
   } catch (error) {
-    return { change: null, error: formatError(error) };
+    return failedState(error);
   }
 }
+
+const failedState = (error: unknown): ItemState => ({ change: null, error: formatError(error) });
 
 /** What `await` would wait for (a statedict's values are never functions). */
 const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as { then?: unknown } | null)?.then === 'function';
