@@ -49,7 +49,10 @@ export function parseOrThrow<S extends z.ZodType>(
   code: ErrorCode,
   where: string,
 ): z.output<S> {
-  const result = schema.safeParse(input);
+  // Without zod's JIT: it compiles a function (`new Function`) per object schema at its first
+  // parse, which pays only when a schema parses many values. This one parses a site, an
+  // inventory, options, or an input already found wrong; per-item parses call safeParse themselves.
+  const result = schema.safeParse(input, { jitless: true });
   if (result.success) return result.data;
   const problems = describeIssues(result.error, input);
   throw new FettleError(code, problems.join('; '), { where });
