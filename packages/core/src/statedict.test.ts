@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { secret } from './protocols/secrets.js';
-import { containsSecret } from './engine/items.js';
+import { containsSecret } from './engine/item-secrets.js';
 import { diffStateDicts, isValidStateDict, validateStateDict } from './statedict.js';
 
 describe('statedicts', () => {

@@ -5,7 +5,7 @@ import type { Redactor } from '../redact.js';
 import { formatError } from '../errors.js';
 import type { TaskCoordinator } from '../tasks/coordinator.js';
 import type { PreparedHost } from './prepare.js';
-import { secretResolver } from './items.js';
+import { secretResolver } from './item-secrets.js';
 import { HostSession } from './session.js';
 import { applyItems } from './apply-items.js';
 import { checkItems } from './check-items.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Fact, FactEnv } from '../protocols/fact.js';
-import { hostPathUnder, mapItemPath, shellQuote, shellText } from '../protocols/shell.js';
+import { hostPathUnder, mapItemPath, shellQuote } from '../protocols/shell.js';
 import type { Host } from '../protocols/host.js';
 import type { ItemContext, RunResult, WriteOptions } from '../protocols/item.js';
 import type { BatchLink, ExecOptions, ExecResult, FileData, FileOwnership, Transport } from '../protocols/transport.js';
@@ -11,6 +11,7 @@ import type { BatchOp } from './batch.js';
 import { BatchQueue } from './batch-queue.js';
 import { sendBatch, type BatchChannel } from './send-batch.js';
 import { batchGates, deferred, notRunError, type BatchGates } from './batch-gates.js';
+import { itemContext, sessionContext } from './session-context.js';
 
 /** Round trips this session made, for budgets and reports. */
 export interface SessionStats {
@@ -54,6 +55,9 @@ export class HostSession {
   readonly #itemContexts = new Map<string, ItemContext>();
   /** Items whose code read a secret through their context: they carry it, like items with secret attributes. */
   readonly tainted = new Set<string>();
+  readonly #taint = (itemId: string): void => {
+    this.tainted.add(itemId);
+  };
 
   constructor(host: Host, transport: Transport, siteDir: string, secrets?: (name: string) => Promise<string>, warn?: (message: string) => void) {
     this.host = host;
@@ -64,34 +68,15 @@ export class HostSession {
     const mapPath = (itemPath: string): string => mapItemPath(root, itemPath);
     const hostPath = (itemPath: string) => hostPathUnder(root, itemPath);
     this.#env = { root, hostPath };
-    // Arrow functions keep `this`; item code may call these detached.
-    this.context = {
-      host,
-      root,
-      siteDir,
-      hostPath,
-      secret: (name) => {
-        if (!secrets) return Promise.reject(new FettleError('E_SECRET', `secret '${name}' cannot be read here`, { where: `host ${host.name}` }));
-        return secrets(name);
-      },
-      fact: <Q, R>(fact: Fact<Q, R>, query: Q) => this.fact(fact, query),
-      run: async (command, options) => this.run(shellText(command, 'run()'), options),
-      runChecked: async (command, options) => {
-        const result = await this.run(shellText(command, 'runChecked()'), options);
-        if (result.code !== 0) {
-          throw new FettleError('E_COMMAND', `command failed with exit code ${String(result.code)}: ${result.stderr.trim() || result.stdout.trim() || '(no output)'}`, {
-            where: `host ${host.name}`,
-          });
-        }
-        return result;
-      },
+    this.context = sessionContext({ host, root, siteDir, hostPath }, {
+      fact: (fact, query) => this.fact(fact, query),
+      run: (command, options) => this.run(command, options),
       readFile: (itemPath) => {
         this.stats.fileReads++;
         return this.#watch(transport.readFile(mapPath(itemPath)));
       },
-      writeFile: (itemPath, data, ownership?: FileOwnership, options?: WriteOptions) => this.#writeFile(mapPath(itemPath), itemPath, data, ownership, options),
-      warn: (message) => warn?.(message),
-    };
+      writeFile: (itemPath, data, ownership, options) => this.#writeFile(mapPath(itemPath), itemPath, data, ownership, options),
+    }, secrets, warn);
     this.#write = transport.writeVia?.(this.#link());
     this.#channel = {
       host: host.name,
@@ -184,15 +169,7 @@ export class HostSession {
   contextFor(itemId: string): ItemContext {
     let context = this.#itemContexts.get(itemId);
     if (!context) {
-      const base = this.context;
-      context = {
-        ...base,
-        secret: (name) => {
-          this.tainted.add(itemId);
-          return base.secret(name);
-        },
-        warn: (message) => base.warn(`${itemId}: ${message}`),
-      };
+      context = itemContext(this.context, itemId, this.#taint);
       this.#itemContexts.set(itemId, context);
     }
     return context;
@@ -319,7 +296,6 @@ export class HostSession {
     results.forEach((result, index) => settle[index]?.(result));
     building?.resolve(batchGates(ops, results));
   }
-
 }
 
 /** A write's stdin up to this size travels inside the batch script (base64); larger ones follow the batch. */
