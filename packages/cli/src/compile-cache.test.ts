@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -176,6 +176,47 @@ describe('the compile cache', () => {
     expect(result.stderr).toBe('');
     expect(existsSync(w.cache)).toBe(false);
     expect(existsSync(path.join(w.dir, '.cache'))).toBe(false);
+  });
+
+  it("a run that writes removes what older caches left: another node's folder untouched for 30 days, sha1-named entries, a killed run's temp entry; a warm run removes nothing", () => {
+    const w = world();
+    const fettleDir = path.dirname(w.entries);
+    const ago = (days: number): Date => new Date(Date.now() - days * 24 * 3600_000);
+    const folderWith = (name: string, days: number): string => {
+      const dir = path.join(fettleDir, name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, 'deadbeef'), 'old data');
+      utimesSync(dir, ago(days), ago(days));
+      return dir;
+    };
+    const abandoned = folderWith('compile-v18.19.0-x64', 40);
+    const recent = folderWith('compile-v21.7.3-x64', 3);
+    mkdirSync(w.entries, { recursive: true });
+    const sha1Entry = path.join(w.entries, 'a'.repeat(40));
+    writeFileSync(sha1Entry, 'FTC1 entry');
+    const killedTemp = path.join(w.entries, `${'b'.repeat(8)}.4242.x1y2.tmp`);
+    writeFileSync(killedTemp, 'half an entry');
+    utimesSync(killedTemp, ago(1), ago(1));
+    const freshTemp = path.join(w.entries, `${'c'.repeat(8)}.4343.z9.tmp`);
+    writeFileSync(freshTemp, 'another run is writing this');
+    const unrelated = path.join(fettleDir, 'notes.txt');
+    writeFileSync(unrelated, 'not ours to remove');
+
+    const first = run(w);
+    expect(first.stats.written).toBe(MODULES.length);
+    expect(existsSync(abandoned)).toBe(false);
+    expect(existsSync(path.join(recent, 'deadbeef'))).toBe(true);
+    expect(existsSync(sha1Entry)).toBe(false);
+    expect(existsSync(killedTemp)).toBe(false);
+    expect(existsSync(freshTemp)).toBe(true);
+    expect(existsSync(unrelated)).toBe(true);
+    for (const name of MODULES) expect(existsSync(entryOf(w, name)), name).toBe(true);
+
+    // A warm run writes nothing, so it looks at nothing: a folder made stale now stays until the next write.
+    const staleNow = folderWith('compile-v16.20.2-x64', 60);
+    const second = run(w);
+    expect(second.stats).toMatchObject({ hits: MODULES.length, misses: 0, written: 0 });
+    expect(existsSync(staleNow)).toBe(true);
   });
 
   it('two runs at once leave whole entries and no temp files', async () => {

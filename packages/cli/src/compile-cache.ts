@@ -21,12 +21,17 @@ import vm from 'node:vm';
 // a temp file renamed into place, so two runs at once never see half an entry. The hash of the data
 // is what makes an unsynced write harmless: a torn entry is read as a miss, never handed to V8.
 // The cache holds compiled code only: the sources are the installed packages', never site data.
+// A run that writes also removes what older caches left (pruneOld): other node versions' folders, old formats.
 
 const MAGIC = Buffer.from('FTC2');
 const HASH = 4; // CRC-32, big-endian
 const HEADER = MAGIC.length + 2 * HASH;
 /** Exit-time writing stops after this long; the rest is written by the next run. */
 const WRITE_BUDGET_MS = 150;
+/** Another node's cache folder nothing was written to for this long is removed (by a run that writes). */
+const STALE_FOLDER_MS = 30 * 24 * 3600_000;
+/** A temp entry this old belongs to a run that was killed while writing. */
+const STALE_TEMP_MS = 10 * 60_000;
 
 export interface CompileCacheStats {
   /** The cache folder, or undefined when there is none (turned off, nowhere writable, node's own). */
@@ -120,6 +125,9 @@ export function installCompileCache(env: NodeJS.ProcessEnv = process.env): void 
 
   process.once('exit', () => {
     safe(() => writeEntries(pending));
+    // Only a run that had to write looks for old caches: a warm run touches nothing more.
+    const written = pending[0];
+    if (written) safe(() => pruneOld(path.dirname(written.entry)));
     if (debug) process.stderr.write(`fettle compile cache: ${JSON.stringify(stats)}\n`);
   });
 }
@@ -171,6 +179,28 @@ function writeEntries(pending: readonly Pending[]): void {
     });
     if (ok) stats.written++;
     else safe(() => fs.rmSync(temp, { force: true }));
+  }
+}
+
+/**
+ * What older caches left: the folders of other node versions nothing was written to for 30 days
+ * (a node upgrade leaves one behind each time), entries named by the former format (sha1, 40 hex
+ * digits: never read again), and temp entries of runs killed while writing.
+ */
+function pruneOld(folder: string): void {
+  const now = Date.now();
+  const parent = path.dirname(folder);
+  for (const name of safe(() => fs.readdirSync(parent)) ?? []) {
+    const dir = path.join(parent, name);
+    if (!name.startsWith('compile-v') || dir === folder) continue;
+    const changed = safe(() => fs.statSync(dir).mtimeMs);
+    if (changed !== undefined && now - changed > STALE_FOLDER_MS) safe(() => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  for (const name of safe(() => fs.readdirSync(folder)) ?? []) {
+    if (name.length === 2 * HASH) continue; // a current entry
+    const file = path.join(folder, name);
+    if (/^[0-9a-f]{40}$/.test(name)) safe(() => fs.rmSync(file, { force: true }));
+    else if (name.endsWith('.tmp') && now - (safe(() => fs.statSync(file).mtimeMs) ?? now) > STALE_TEMP_MS) safe(() => fs.rmSync(file, { force: true }));
   }
 }
 
