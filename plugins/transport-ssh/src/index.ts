@@ -9,6 +9,7 @@ export {
   knownHostName,
   entryMatches,
   checkHostKey,
+  KnownHostsIndex,
   formatKnownHostLine,
   type KnownHostEntry,
   type KnownHostsParseResult,

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { hostKeyAlgorithms, offeredHostKeyAlgorithms } from './host-key.js';
-import { checkHostKey, entryMatches, fingerprint, formatKnownHostLine, keyTypeOfBlob, knownHostName, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
+import { createHmac, randomBytes } from 'node:crypto';
+import { checkHostKey, entryMatches, fingerprint, formatKnownHostLine, KnownHostsIndex, keyTypeOfBlob, knownHostName, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
 
 const FIXTURE = new URL('./fixtures/known_hosts', import.meta.url);
 const text = readFileSync(FIXTURE, 'utf8');
@@ -72,6 +73,43 @@ describe('matching host names', () => {
     expect(entryMatches(at(7), 'other.example.org')).toBe(false);
     expect(entryMatches(at(8), '[hashed.example.org]:2222')).toBe(true);
     expect(entryMatches(at(8), 'hashed.example.org')).toBe(false);
+  });
+});
+
+describe('KnownHostsIndex (one lookup per host of a run)', () => {
+  // The fixture's lines (plain, lists, [host]:port, patterns, a negation, hashed, markers), and
+  // more: a name listed twice, names in capitals, a plain name also hashed and in a pattern.
+  const extra = [
+    `dup.example.org,DUP.example.org ssh-ed25519 ${K3.toString('base64')}`,
+    `Mixed.Example.ORG ssh-ed25519 ${K4.toString('base64')}`,
+    formatKnownHostLine('plain.example.org', K3, { hash: true }),
+    `*.example.org ssh-ed25519 ${K4.toString('base64')}`,
+  ];
+  const all = parseKnownHosts(`${text}\n${extra.join('\n')}\n`).entries;
+  const names = ['plain.example.org', 'PLAIN.example.org', 'alias1', 'alias2', '192.0.2.10', '[ported.example.org]:2222', 'ported.example.org', 'a.wild.example.org', 'secret.wild.example.org', 'wild.example.org', 'hashed.example.org', '[hashed.example.org]:2222', 'dup.example.org', 'mixed.example.org', 'nobody.invalid', ''];
+
+  it('finds exactly the entries a scan finds, in file order', () => {
+    const index = new KnownHostsIndex(all);
+    for (const name of names) {
+      // A connection looks up the lowercased name, hashed entries included (as ssh does).
+      const scanned = all.filter((entry) => entryMatches(entry, name.toLowerCase()));
+      expect(index.matching(name), name).toEqual(scanned);
+    }
+    const lines = (name: string): number[] => index.matching(name).map((entry) => entry.line);
+    // The cert authority's pattern (line 10), the listed-twice line once (15), the pattern (18).
+    expect(lines('dup.example.org')).toEqual([10, 15, 18]);
+    // Plain, revoked, cert authority, hashed, pattern: by name and by scan, in file order.
+    expect(lines('plain.example.org')).toEqual([2, 9, 10, 17, 18]);
+  });
+
+  it('matches hashed entries by HMAC-SHA1 as ssh-keygen -H writes them, whatever the salt length (each compiled once)', () => {
+    for (const length of [20, 64, 65, 100]) {
+      const salt = randomBytes(length);
+      const line = `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update('salted.example.org').digest('base64')} ssh-ed25519 ${K1.toString('base64')}`;
+      const [entry] = parseKnownHosts(line).entries;
+      expect(entry && entryMatches(entry, 'salted.example.org'), String(length)).toBe(true);
+      expect(entry && entryMatches(entry, 'salted.example.or'), String(length)).toBe(false);
+    }
   });
 });
 

@@ -81,33 +81,110 @@ export function formatKnownHostLine(name: string, key: Buffer, options: { hash?:
 
 /** Whether an entry's host field names `name` (hashed entries by HMAC-SHA1, patterns with `*`, `?` and `!`). */
 export function entryMatches(entry: Pick<KnownHostEntry, 'hosts'>, name: string): boolean {
-  if (entry.hosts.startsWith('|1|')) {
-    const [, , salt, hash] = entry.hosts.split('|');
-    if (!salt || !hash) return false;
-    const expected = Buffer.from(hash, 'base64');
-    const actual = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest();
-    return expected.length === actual.length && timingSafeEqual(expected, actual);
-  }
-  const lower = name.toLowerCase();
-  let matched = false;
-  for (const pattern of entry.hosts.split(',')) {
-    const negated = pattern.startsWith('!');
-    if (!globMatch(negated ? pattern.slice(1) : pattern, lower)) continue;
-    if (negated) return false; // OpenSSH: a matching negation vetoes the whole list
-    matched = true;
-  }
-  return matched;
+  return matcherOf(entry.hosts)(name);
 }
 
-function globMatch(pattern: string, name: string): boolean {
+/**
+ * Whether a host field names a host (plain names and patterns compare lowercased, a hashed entry
+ * hashes the name as given: ssh-keygen -F does; a connection looks up the lowercased name), compiled once per field: every host of a run
+ * is looked up in the same entries, so a thousand hosts against a thousand lines are a million
+ * checks: hashed entries have their salt and hash decoded once (each check is then one HMAC,
+ * which the format makes unavoidable), patterns their RegExps built once.
+ */
+type HostMatcher = (name: string) => boolean;
+const matchers = new Map<string, HostMatcher>();
+
+function matcherOf(hosts: string): HostMatcher {
+  let matcher = matchers.get(hosts);
+  if (!matcher) {
+    matcher = hosts.startsWith('|1|') ? hashedMatcher(hosts) : listMatcher(hosts);
+    // Bounded: a long-lived process reading many files keeps the last few thousand.
+    if (matchers.size >= 65_536) matchers.clear();
+    matchers.set(hosts, matcher);
+  }
+  return matcher;
+}
+
+function hashedMatcher(hosts: string): HostMatcher {
+  const [, , salt, hash] = hosts.split('|');
+  if (!salt || !hash) return () => false;
+  const expected = Buffer.from(hash, 'base64');
+  const key = Buffer.from(salt, 'base64');
+  return (name) => {
+    const actual = createHmac('sha1', key).update(name).digest();
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  };
+}
+
+function listMatcher(hosts: string): HostMatcher {
+  const patterns = hosts.split(',').map((pattern) => {
+    const negated = pattern.startsWith('!');
+    return { negated, matches: globMatcher(negated ? pattern.slice(1) : pattern) };
+  });
+  return (name) => {
+    const lower = name.toLowerCase();
+    let matched = false;
+    for (const pattern of patterns) {
+      if (!pattern.matches(lower)) continue;
+      if (pattern.negated) return false; // OpenSSH: a matching negation vetoes the whole list
+      matched = true;
+    }
+    return matched;
+  };
+}
+
+function globMatcher(pattern: string): HostMatcher {
+  const lower = pattern.toLowerCase();
   // Most entries name hosts plainly: no pattern to compile.
-  if (!pattern.includes('*') && !pattern.includes('?')) return pattern.toLowerCase() === name;
-  const source = pattern
-    .toLowerCase()
+  if (!lower.includes('*') && !lower.includes('?')) return (name) => lower === name;
+  const source = lower
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '.*')
     .replace(/\?/g, '.');
-  return new RegExp(`^${source}$`).test(name);
+  const regex = new RegExp(`^${source}$`);
+  return (name) => regex.test(name);
+}
+
+/**
+ * The plain host names of an entry (lowercased) when its field is a list of names without
+ * patterns or negations, which a lookup can find by name; undefined for the rest (hashed,
+ * patterns), which are checked one by one.
+ */
+function plainNames(entry: Pick<KnownHostEntry, 'hosts'>): string[] | undefined {
+  if (entry.hosts.startsWith('|') || /[*?!]/.test(entry.hosts)) return undefined;
+  return [...new Set(entry.hosts.toLowerCase().split(','))];
+}
+
+/**
+ * The entries of known_hosts files, for looking up every host of a run: entries that list plain
+ * names are found by name; the others (hashed, patterns, negations) are checked one by one,
+ * as ssh checks every line. Matches come in file order, as a scan would give them.
+ */
+export class KnownHostsIndex {
+  readonly #entries: readonly KnownHostEntry[];
+  readonly #byName = new Map<string, number[]>();
+  readonly #others: number[] = [];
+
+  constructor(entries: readonly KnownHostEntry[]) {
+    this.#entries = entries;
+    entries.forEach((entry, at) => {
+      const names = plainNames(entry);
+      if (!names) return void this.#others.push(at);
+      for (const name of names) {
+        const list = this.#byName.get(name);
+        if (list) list.push(at);
+        else this.#byName.set(name, [at]);
+      }
+    });
+  }
+
+  /** The entries that name `name`. */
+  matching(name: string): KnownHostEntry[] {
+    const lower = name.toLowerCase();
+    const found = [...(this.#byName.get(lower) ?? [])];
+    for (const at of this.#others) if (matcherOf((this.#entries[at] as KnownHostEntry).hosts)(lower)) found.push(at);
+    return found.sort((a, b) => a - b).map((at) => this.#entries[at] as KnownHostEntry);
+  }
 }
 
 export type HostKeyVerdict =

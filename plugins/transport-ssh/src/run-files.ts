@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { ConnectContext } from '@fettle/core';
 import type { ParsedKey } from 'ssh2';
 import ssh2 from './ssh2-parts.cjs';
-import { entryMatches, parseKnownHosts, type KnownHostEntry, type KnownHostsParseResult } from './known-hosts.js';
+import { KnownHostsIndex, parseKnownHosts, type KnownHostEntry, type KnownHostsParseResult } from './known-hosts.js';
 
 /** A parsed key file: the key, or ssh2's reason it is not one (for instance "no passphrase given"). */
 export type KeyParse = ParsedKey | Error;
@@ -23,6 +23,8 @@ export class RunFiles {
   readonly #texts = new Map<string, Promise<KnownHostsParseResult | null>>();
   readonly #memo = new Map<string, Promise<unknown>>();
   readonly #decrypted = new Map<string, KeyParse>();
+  /** known_hosts entries indexed by host name, per list of files (one lookup per host of the run). */
+  readonly #indexes = new Map<string, Promise<{ entries: KnownHostsIndex; invalid: string[] }>>();
 
   /** known_hosts entries of several files (missing files are empty), with their unreadable lines. */
   async knownHosts(files: readonly string[]): Promise<{ entries: KnownHostEntry[]; invalid: string[] }> {
@@ -39,14 +41,21 @@ export class RunFiles {
 
   /** The entries of `files` that name `name` (what checking one host's key needs), with the unreadable lines. */
   async knownHostsFor(files: readonly string[], name: string): Promise<{ entries: KnownHostEntry[]; invalid: string[] }> {
-    const all = await this.knownHosts(files);
-    const lower = name.toLowerCase();
-    return { entries: all.entries.filter((entry) => entryMatches(entry, lower)), invalid: all.invalid };
+    const key = files.join('\0');
+    let index = this.#indexes.get(key);
+    if (!index) {
+      index = this.knownHosts(files).then((all) => ({ entries: new KnownHostsIndex(all.entries), invalid: all.invalid }));
+      this.#indexes.set(key, index);
+      index.catch(() => this.#indexes.delete(key)); // a failure is reported, not remembered
+    }
+    const { entries, invalid } = await index;
+    return { entries: entries.matching(name), invalid };
   }
 
   /** Forget a known_hosts file this run wrote, so the next connection reads the key just recorded. */
   changed(file: string): void {
     this.#texts.delete(file);
+    this.#indexes.clear();
   }
 
   /** The mode and owner of an identity file, or undefined when it cannot be stat'ed. */
