@@ -85,24 +85,16 @@ export function entryMatches(entry: Pick<KnownHostEntry, 'hosts'>, name: string)
 }
 
 /**
- * Whether a host field names a host (plain names and patterns compare lowercased, a hashed entry
- * hashes the name as given: ssh-keygen -F does; a connection looks up the lowercased name), compiled once per field: every host of a run
- * is looked up in the same entries, so a thousand hosts against a thousand lines are a million
- * checks: hashed entries have their salt and hash decoded once (each check is then one HMAC,
- * which the format makes unavoidable), patterns their RegExps built once.
+ * Whether a host field names a host: plain names and patterns compare lowercased; a hashed entry
+ * hashes the name as given (ssh-keygen -F does; a connection looks up the lowercased name). Made
+ * once per line by KnownHostsIndex, which checks every host of a run against the same lines:
+ * the salt and hash decoded once (each check is then one HMAC, which the format makes
+ * unavoidable), a pattern's RegExp built once.
  */
 type HostMatcher = (name: string) => boolean;
-const matchers = new Map<string, HostMatcher>();
 
 function matcherOf(hosts: string): HostMatcher {
-  let matcher = matchers.get(hosts);
-  if (!matcher) {
-    matcher = hosts.startsWith('|1|') ? hashedMatcher(hosts) : listMatcher(hosts);
-    // Bounded: a long-lived process reading many files keeps the last few thousand.
-    if (matchers.size >= 65_536) matchers.clear();
-    matchers.set(hosts, matcher);
-  }
-  return matcher;
+  return hosts.startsWith('|1|') ? hashedMatcher(hosts) : listMatcher(hosts);
 }
 
 function hashedMatcher(hosts: string): HostMatcher {
@@ -163,13 +155,14 @@ function plainNames(entry: Pick<KnownHostEntry, 'hosts'>): string[] | undefined 
 export class KnownHostsIndex {
   readonly #entries: readonly KnownHostEntry[];
   readonly #byName = new Map<string, number[]>();
-  readonly #others: number[] = [];
+  /** The lines checked one by one, with their matcher. */
+  readonly #others: { readonly at: number; readonly matches: HostMatcher }[] = [];
 
   constructor(entries: readonly KnownHostEntry[]) {
     this.#entries = entries;
     entries.forEach((entry, at) => {
       const names = plainNames(entry);
-      if (!names) return void this.#others.push(at);
+      if (!names) return void this.#others.push({ at, matches: matcherOf(entry.hosts) });
       for (const name of names) {
         const list = this.#byName.get(name);
         if (list) list.push(at);
@@ -182,7 +175,7 @@ export class KnownHostsIndex {
   matching(name: string): KnownHostEntry[] {
     const lower = name.toLowerCase();
     const found = [...(this.#byName.get(lower) ?? [])];
-    for (const at of this.#others) if (matcherOf((this.#entries[at] as KnownHostEntry).hosts)(lower)) found.push(at);
+    for (const other of this.#others) if (other.matches(lower)) found.push(other.at);
     return found.sort((a, b) => a - b).map((at) => this.#entries[at] as KnownHostEntry);
   }
 }

@@ -1,16 +1,16 @@
 import { shellText } from '../protocols/shell.js';
 import type { Host } from '../protocols/host.js';
-import type { ItemContext, RunResult, WriteOptions } from '../protocols/item.js';
-import type { ExecOptions, FileData, FileOwnership } from '../protocols/transport.js';
-import type { Fact } from '../protocols/fact.js';
+import type { ItemContext, RunResult } from '../protocols/item.js';
+import type { ExecOptions } from '../protocols/transport.js';
 import { FettleError } from '../errors.js';
 
 /** What a host session does for the context it hands to item code. */
 export interface SessionOps {
-  fact<Q, R>(fact: Fact<Q, R>, query: Q): Promise<R>;
-  run(command: string, options?: ExecOptions): Promise<RunResult>;
-  readFile: ItemContext['readFile'];
-  writeFile(itemPath: string, data: FileData, ownership?: FileOwnership, options?: WriteOptions): Promise<void>;
+  readonly fact: ItemContext['fact'];
+  /** A command already checked as shell text. */
+  readonly run: (command: string, options?: ExecOptions) => Promise<RunResult>;
+  readonly readFile: ItemContext['readFile'];
+  readonly writeFile: ItemContext['writeFile'];
 }
 
 export interface ContextPlace {
@@ -32,7 +32,7 @@ export function sessionContext(place: ContextPlace, ops: SessionOps, secrets?: (
       if (!secrets) return Promise.reject(new FettleError('E_SECRET', `secret '${name}' cannot be read here`, { where: `host ${host.name}` }));
       return secrets(name);
     },
-    fact: <Q, R>(fact: Fact<Q, R>, query: Q) => ops.fact(fact, query),
+    fact: ops.fact,
     run: async (command, options) => ops.run(shellText(command, 'run()'), options),
     runChecked: async (command, options) => {
       const result = await ops.run(shellText(command, 'runChecked()'), options);
@@ -43,8 +43,8 @@ export function sessionContext(place: ContextPlace, ops: SessionOps, secrets?: (
       }
       return result;
     },
-    readFile: (itemPath) => ops.readFile(itemPath),
-    writeFile: (itemPath, data, ownership?: FileOwnership, options?: WriteOptions) => ops.writeFile(itemPath, data, ownership, options),
+    readFile: ops.readFile,
+    writeFile: ops.writeFile,
     warn: (message) => warn?.(message),
   };
 }
